@@ -1,0 +1,126 @@
+"""Clean an article before any model sees it.
+
+News pages carry noise that small models happily summarise: the site's dateline
+("TRIBUNNEWSSULTRA.COM - ..."), read-also links ("Baca juga: ..."), share prompts,
+and ragged whitespace. Everything here is deterministic and offline.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+# Lines that point at another article: "Baca juga: ...", "Read also: ...", in the languages
+# our users read most. Matched at the start of a line, case-insensitively, before a colon.
+READ_ALSO_PREFIXES = (
+    # Indonesian / Malay
+    "baca juga",
+    "baca pula",
+    "lihat juga",
+    "simak juga",
+    "artikel terkait",
+    "berita terkait",
+    "baca selengkapnya",
+    "tonton juga",
+    # English
+    "read also",
+    "also read",
+    "read more",
+    "see also",
+    "related",
+    "related articles",
+    "related story",
+    "recommended",
+    "watch",
+    "more on this story",
+    # French, Spanish, Portuguese, Italian, German, Dutch
+    "lire aussi",
+    "à lire aussi",
+    "voir aussi",
+    "lee también",
+    "leer también",
+    "ver también",
+    "leia também",
+    "leia mais",
+    "veja também",
+    "leggi anche",
+    "vedi anche",
+    "lesen sie auch",
+    "mehr zum thema",
+    "auch interessant",
+    "lees ook",
+    # Turkish, Russian, Ukrainian, Polish
+    "ayrıca okuyun",
+    "ilgili haber",
+    "читайте также",
+    "читайте також",
+    "czytaj także",
+    "czytaj też",
+)
+_READ_ALSO = re.compile(
+    r"^\s*(?:" + "|".join(re.escape(p) for p in READ_ALSO_PREFIXES) + r")\s*[:：>»\-–—]",
+    re.IGNORECASE,
+)
+
+# A site dateline at the very start: "TRIBUNNEWSSULTRA.COM - ", "JAKARTA, KOMPAS.com - ",
+# "LONDON (Reuters) - ". The separator must be a spaced dash so ordinary sentences survive.
+_DATELINE = re.compile(
+    r"""^(?:
+        (?:[A-Z][\w .'/]{1,40},\s*)?(?:[\w-]+\.)+[A-Za-z]{2,}(?:\s*\([^)]{1,40}\))?
+      | [A-Z][A-Z .'/]{1,40}(?:,\s*[\w .]{1,30})?\s*\([A-Za-z .]{2,30}\)
+    )\s+[-–—]{1,2}\s+""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class CleanedArticle:
+    """The article as the model will see it, and what cleaning took out."""
+
+    text: str
+    paragraphs: list[str]
+    removed: list[str] = field(default_factory=list)
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Split text into paragraphs.
+
+    Blank lines separate paragraphs when the text has any; otherwise, as in many scraped
+    articles (the seed among them), every non-empty line is a paragraph.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if re.search(r"\n[ \t]*\n", text):
+        blocks = re.split(r"\n[ \t]*\n+", text)
+        return [
+            " ".join(line.strip() for line in b.splitlines() if line.strip())
+            for b in blocks
+            if b.strip()
+        ]
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _normalize_whitespace(paragraph: str) -> str:
+    paragraph = unicodedata.normalize("NFC", paragraph)
+    # Non-breaking and zero-width spaces come from HTML copies; tabs from bad exports.
+    paragraph = re.sub(r"[\u200b\u200c\u200d\ufeff]", "", paragraph)
+    return re.sub(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+", " ", paragraph).strip()
+
+
+def clean_article(raw: str) -> CleanedArticle:
+    """Strip datelines and read-also lines, normalise whitespace, keep paragraph structure."""
+    removed: list[str] = []
+    kept: list[str] = []
+    for paragraph in split_paragraphs(raw):
+        paragraph = _normalize_whitespace(paragraph)
+        if _READ_ALSO.match(paragraph):
+            removed.append(paragraph)
+            continue
+        if not kept:
+            match = _DATELINE.match(paragraph)
+            if match:
+                removed.append(match.group(0).strip())
+                paragraph = paragraph[match.end() :].strip()
+        if paragraph:
+            kept.append(paragraph)
+    return CleanedArticle(text="\n\n".join(kept), paragraphs=kept, removed=removed)

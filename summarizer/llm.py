@@ -1,0 +1,95 @@
+"""The seam between the pipeline and any model: plain data in, plain data out.
+
+The pipeline only sees ``LLMClient``; ``client.LiteLLMClient`` is the real one, tests pass
+a fake that queues replies and records requests, and ``DryRunClient`` records requests and
+answers with placeholders so ``--dry-run`` shows every call and sends nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from summarizer.prompts import Message
+from summarizer.schema import Usage
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str
+    messages: list[Message]
+    task: str
+    response_schema: dict[str, Any] | None = None
+    schema_name: str = "response"
+    max_tokens: int = 2048
+    temperature: float = 0.0
+
+
+@dataclass(frozen=True)
+class ChatResponse:
+    text: str
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = None
+    finish_reason: str | None = "stop"
+    latency_s: float = 0.0
+
+
+class LLMClient(Protocol):
+    """What the pipeline needs from a model provider."""
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        """Send one chat request and return the model's answer."""
+        ...
+
+    def count_tokens(self, model: str, text: str) -> int:
+        """Tokens ``text`` takes for ``model`` (its own tokenizer where we have it)."""
+        ...
+
+    def context_window(self, model: str) -> int:
+        """How many tokens ``model`` accepts, prompt and answer together."""
+        ...
+
+
+def placeholder_for(schema: dict[str, Any]) -> Any:
+    """The smallest value that satisfies ``schema``: what a dry run "answers"."""
+    kind = schema.get("type")
+    if "anyOf" in schema:
+        return placeholder_for(schema["anyOf"][0])
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {name: placeholder_for(properties[name]) for name in schema.get("required", [])}
+    if kind == "array":
+        return [placeholder_for(schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "string":
+        return "(dry run)"
+    if kind in ("integer", "number"):
+        return 0
+    if kind == "boolean":
+        return False
+    return None
+
+
+class DryRunClient:
+    """Records every request and answers with schema-valid placeholders; sends nothing.
+
+    Token counts and context windows come from ``measure`` (the real client), so the dry
+    run plans exactly the calls a real run would make.
+    """
+
+    def __init__(self, measure: LLMClient) -> None:
+        self.measure = measure
+        self.requests: list[ChatRequest] = []
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        self.requests.append(request)
+        answer = placeholder_for(request.response_schema) if request.response_schema else ""
+        return ChatResponse(text=json.dumps(answer))
+
+    def count_tokens(self, model: str, text: str) -> int:
+        return self.measure.count_tokens(model, text)
+
+    def context_window(self, model: str) -> int:
+        return self.measure.context_window(model)

@@ -1,0 +1,151 @@
+"""What we output, as pydantic models; every JSON Schema comes from here.
+
+Two layers:
+
+* ``SummaryDraft`` / ``TranslationDraft``: what a model is asked to write. Strings and lists
+  carry upper bounds because llama.cpp turns the schema into a grammar, and an unbounded
+  string lets a small model run out of tokens in the middle of the JSON.
+* ``Summary`` / ``Translation``: the draft plus what we know better than the model
+  (languages, and ``meta``: model, templates, prompt hash, usage, cost, latency, chunks).
+
+The field names are a public contract documented in the README: keep them stable.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EntityType = Literal["person", "organization", "location", "event", "other"]
+KeyPoint = Annotated[str, Field(min_length=1, max_length=240)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Entity(_Strict):
+    name: str = Field(min_length=1, max_length=80)
+    type: EntityType
+    description: str = Field(default="", max_length=160)
+
+
+class DatedEvent(_Strict):
+    date: str = Field(
+        min_length=1,
+        max_length=20,
+        description="ISO 8601 (YYYY-MM-DD, YYYY-MM or YYYY) where the article allows it.",
+    )
+    event: str = Field(min_length=1, max_length=200)
+
+
+class Quote(_Strict):
+    speaker: str = Field(min_length=1, max_length=80)
+    text: str = Field(min_length=1, max_length=400, description="In the target language.")
+
+
+class SummaryDraft(_Strict):
+    """The part of a summary a model writes."""
+
+    title: str = Field(min_length=1, max_length=150)
+    summary: str = Field(min_length=1, max_length=1000, description="2-4 sentences.")
+    key_points: list[KeyPoint] = Field(max_length=8)
+    entities: list[Entity] = Field(max_length=12)
+    dates: list[DatedEvent] = Field(max_length=8)
+    quotes: list[Quote] = Field(max_length=5)
+
+
+class Usage(_Strict):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
+
+
+class Meta(_Strict):
+    """How a result was made: enough to reproduce it and to account for it."""
+
+    model: str
+    templates: list[str]
+    prompt_sha256: str = Field(description="SHA-256 of every rendered message sent, in order.")
+    usage: Usage
+    cost_usd: float | None = Field(description="Null when litellm does not know the price.")
+    latency_s: float
+    chunks: int
+    calls: int
+    retries: int = 0
+    removed_noise: list[str] = Field(
+        default_factory=list, description="Datelines and read-also lines stripped from the input."
+    )
+
+
+class Summary(SummaryDraft):
+    """A structured summary, as printed by ``summarize --format json``."""
+
+    source_language: str = Field(description="Detected, ISO 639-1.")
+    target_language: str = Field(description="ISO 639-1.")
+    meta: Meta
+
+
+class TranslationDraft(_Strict):
+    """What a model writes for one chunk of a translation: one string per input paragraph."""
+
+    paragraphs: list[str]
+
+
+class Translation(_Strict):
+    """A full translation, as printed by ``summarize translate --format json``."""
+
+    source_language: str
+    target_language: str
+    title: str | None = None
+    paragraphs: list[str]
+    meta: Meta
+
+
+def translation_schema(paragraph_lengths: list[int]) -> dict[str, Any]:
+    """JSON Schema for translating exactly ``len(paragraph_lengths)`` paragraphs.
+
+    The exact item count lets llama.cpp's grammar enforce one output paragraph per input
+    paragraph; items are bounded to a generous multiple of the longest source paragraph.
+    """
+    longest = max(paragraph_lengths, default=0)
+    return {
+        "type": "object",
+        "properties": {
+            "paragraphs": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": max(200, 3 * longest)},
+                "minItems": len(paragraph_lengths),
+                "maxItems": len(paragraph_lengths),
+            }
+        },
+        "required": ["paragraphs"],
+        "additionalProperties": False,
+    }
+
+
+def capped_schema(schema: Any, *, max_length: int, max_items: int) -> Any:
+    """``schema`` with every string and list bound lowered to at most these caps.
+
+    Small local models fill whatever room a grammar leaves them, slowly; the capped schema
+    is still a subset of the contract, so what they write validates against the full models.
+    """
+    if isinstance(schema, list):
+        return [capped_schema(s, max_length=max_length, max_items=max_items) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    capped: dict[str, Any] = {
+        key: capped_schema(value, max_length=max_length, max_items=max_items)
+        for key, value in schema.items()
+    }
+    if capped.get("type") == "string" and "enum" not in capped:
+        capped["maxLength"] = min(capped.get("maxLength", max_length), max_length)
+    if capped.get("type") == "array":
+        capped["maxItems"] = min(capped.get("maxItems", max_items), max_items)
+    return capped
