@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import json
-import logging
 import os
 import threading
 from collections.abc import Callable
@@ -118,6 +117,7 @@ class LocalModel:
     def __init__(self, path: Path, *, n_ctx: int = DEFAULT_N_CTX, vocab_only: bool = False):
         from llama_cpp import Llama
 
+        _silence_llama_logs()
         self.path = path
         self.n_ctx = n_ctx
         self.vocab_only = vocab_only
@@ -130,9 +130,6 @@ class LocalModel:
             vocab_only=vocab_only,
             verbose=False,
         )
-        # llama.cpp still logs warnings meant for its developers ("n_ctx_seq > n_ctx_train"
-        # for a tokenizer-only load); failures reach us as exceptions instead.
-        logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)
 
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -170,6 +167,22 @@ class LocalModel:
         llama, self._llama = self._llama, None
         if llama is not None:
             llama.close()
+
+
+@lru_cache(maxsize=1)
+def _silence_llama_logs() -> None:
+    """llama.cpp logs warnings meant for its developers even with verbose=False ("n_ctx_seq >
+    n_ctx_train" for a tokenizer-only load); failures reach us as exceptions instead."""
+    import ctypes
+
+    import llama_cpp
+
+    global _quiet_callback
+    _quiet_callback = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
+    llama_cpp.llama_log_set(_quiet_callback, ctypes.c_void_p(0))
+
+
+_quiet_callback: Any = None  # kept referenced: llama.cpp holds a pointer to it
 
 
 @lru_cache(maxsize=32)
