@@ -92,19 +92,31 @@ def split_paragraphs(text: str) -> list[str]:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if re.search(r"\n[ \t]*\n", text):
         blocks = re.split(r"\n[ \t]*\n+", text)
-        return [
-            " ".join(line.strip() for line in b.splitlines() if line.strip())
-            for b in blocks
-            if b.strip()
-        ]
+        return [_join_block_lines(block) for block in blocks if block.strip()]
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+# A line that starts a list item, heading or quotation keeps its own line.
+_STRUCTURED_LINE = re.compile(r"^\s*(?:[-*•+]\s|\d{1,3}[.)]\s|#{1,6}\s|>)")
+
+
+def _join_block_lines(block: str) -> str:
+    """A blank-line-separated block as one paragraph: hard-wrapped prose is unwrapped, but
+    lists, headings and quotations keep their line breaks (their shape is content)."""
+    lines = [line.strip() for line in block.splitlines() if line.strip()]
+    if any(_STRUCTURED_LINE.match(line) for line in lines):
+        return "\n".join(lines)
+    return " ".join(lines)
 
 
 def _normalize_whitespace(paragraph: str) -> str:
     paragraph = unicodedata.normalize("NFC", paragraph)
     # Non-breaking and zero-width spaces come from HTML copies; tabs from bad exports.
     paragraph = re.sub(r"[\u200b\u200c\u200d\ufeff]", "", paragraph)
-    return re.sub(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+", " ", paragraph).strip()
+    lines = paragraph.split("\n")
+    return "\n".join(
+        re.sub(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+", " ", line).strip() for line in lines
+    ).strip()
 
 
 def clean_article(raw: str) -> CleanedArticle:

@@ -104,7 +104,24 @@ TimeoutOpt = Annotated[
     float | None,
     typer.Option("--timeout", help="Seconds one model request may take. [default: 600]"),
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No notices on stderr.")]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No notices or progress bar on stderr.")
+]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verbose", "-v", help="Log each model call (tokens, latency) on stderr, never the text."
+    ),
+]
+ConcurrencyOpt = Annotated[
+    int,
+    typer.Option(
+        "--concurrency",
+        min=1,
+        max=64,
+        help="Chunk requests in flight at once for remote models (local models run one at a time).",
+    ),
+]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 
 
@@ -148,6 +165,8 @@ def _run_task(
     dry_run: bool,
     timeout: float | None,
     quiet: bool,
+    verbose: bool = False,
+    concurrency: int = 4,
 ) -> None:
     from summarizer.config import load_settings
     from summarizer.files import read_article, write_atomic
@@ -160,7 +179,7 @@ def _run_task(
     text = read_article(file, max_bytes=settings.max_input_bytes)
 
     # Only now the heavy imports: litellm, and llama.cpp through it.
-    from summarizer import pipeline, render
+    from summarizer import display, pipeline, render
     from summarizer.client import LiteLLMClient
     from summarizer.llm import DryRunClient
 
@@ -175,7 +194,16 @@ def _run_task(
         )
     client: LLMClient = DryRunClient(real) if dry_run else real
     run = pipeline.summarize if task == "summary" else pipeline.translate
-    result: Any = run(text, target_language=target_language, model=model_ref.name, client=client)
+    with display.progress_bar(enabled=not quiet and not dry_run) as on_progress:
+        result: Any = run(
+            text,
+            target_language=target_language,
+            model=model_ref.name,
+            client=client,
+            on_call=display.call_logger() if verbose and not dry_run else None,
+            on_progress=on_progress,
+            concurrency=concurrency,
+        )
 
     if isinstance(client, DryRunClient):
         rendered = (
@@ -208,7 +236,9 @@ def summary(
     output: OutputOpt = None,
     dry_run: DryRunOpt = False,
     timeout: TimeoutOpt = None,
+    concurrency: ConcurrencyOpt = 4,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Summarize an article: title, summary, key points, entities, dates, quotes (default)."""
@@ -225,6 +255,8 @@ def summary(
             dry_run=dry_run,
             timeout=timeout,
             quiet=quiet,
+            verbose=verbose,
+            concurrency=concurrency,
         ),
     )
 
@@ -239,7 +271,9 @@ def translate(
     output: OutputOpt = None,
     dry_run: DryRunOpt = False,
     timeout: TimeoutOpt = None,
+    concurrency: ConcurrencyOpt = 4,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Translate a whole article, paragraph by paragraph, keeping its structure."""
@@ -256,6 +290,8 @@ def translate(
             dry_run=dry_run,
             timeout=timeout,
             quiet=quiet,
+            verbose=verbose,
+            concurrency=concurrency,
         ),
     )
 

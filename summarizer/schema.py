@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 EntityType = Literal["person", "organization", "location", "event", "other"]
+MERGED_MAX_ITEMS = 40
 KeyPoint = Annotated[str, Field(min_length=1, max_length=240)]
 
 
@@ -56,6 +57,15 @@ class SummaryDraft(_Strict):
     quotes: list[Quote] = Field(max_length=5)
 
 
+class ProseDraft(_Strict):
+    """What the ``combine`` prompt writes: the prose fields of a merged summary. Entities,
+    dates and quotes of the parts are merged deterministically, without a model."""
+
+    title: str = Field(min_length=1, max_length=150)
+    summary: str = Field(min_length=1, max_length=1000, description="2-4 sentences.")
+    key_points: list[KeyPoint] = Field(max_length=8)
+
+
 class Usage(_Strict):
     input_tokens: int = 0
     output_tokens: int = 0
@@ -86,6 +96,11 @@ class Meta(_Strict):
 
 class Summary(SummaryDraft):
     """A structured summary, as printed by ``summarize --format json``."""
+
+    # A long article merged from many parts keeps more than one call may write.
+    entities: list[Entity] = Field(max_length=MERGED_MAX_ITEMS)
+    dates: list[DatedEvent] = Field(max_length=MERGED_MAX_ITEMS)
+    quotes: list[Quote] = Field(max_length=MERGED_MAX_ITEMS)
 
     source_language: str = Field(description="Detected, ISO 639-1.")
     target_language: str = Field(description="ISO 639-1.")

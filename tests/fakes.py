@@ -64,7 +64,9 @@ class FakeLLM:
             count = request.response_schema["properties"]["paragraphs"]["minItems"]  # type: ignore[index]
             text = json.dumps({"paragraphs": [f"translated {i}" for i in range(1, count + 1)]})
         else:
-            text = json.dumps(draft())
+            # A summary draft, limited to the fields the schema asks for (combine: prose).
+            fields = (request.response_schema or {}).get("properties") or draft()
+            text = json.dumps({k: v for k, v in draft().items() if k in fields})
         return ChatResponse(text=text, usage=Usage(input_tokens=10, output_tokens=5))
 
     def count_tokens(self, model: str, text: str) -> int:
