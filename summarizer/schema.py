@@ -92,6 +92,11 @@ class Meta(_Strict):
     removed_noise: list[str] = Field(
         default_factory=list, description="Datelines and read-also lines stripped from the input."
     )
+    cached: bool = Field(
+        default=False,
+        description="Every model answer came from the local response cache: nothing was paid "
+        "for, so usage and cost are zero.",
+    )
 
 
 class Summary(SummaryDraft):

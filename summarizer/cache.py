@@ -1,0 +1,299 @@
+"""A local response cache: an identical model request is never paid for twice.
+
+One SQLite file, ``$SUMMARIZER_CACHE_DIR/responses.sqlite3`` or
+``~/.cache/summarizer/responses.sqlite3`` (``$XDG_CACHE_HOME`` respected), shared by the
+CLI, batch runs and other processes (WAL mode, so readers and a writer do not block).
+
+Caching happens per model request, as a wrapper around any ``LLMClient``: the pipeline
+does not know about it. A key is the SHA-256 of the cleaned article, the rendered
+messages, the model and every option that changes the answer (schema, token limit,
+temperature, API base, the GGUF file of a local model). Per-request keys mean that a long
+article that failed at its sixth chunk pays only for the sixth chunk when run again.
+
+A response served from the cache reports zero tokens and zero cost (nothing was spent);
+a result whose every answer came from the cache has ``meta.cached`` set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from summarizer.clean import clean_article
+from summarizer.errors import ConfigError
+from summarizer.llm import ChatRequest, ChatResponse, LLMClient
+from summarizer.schema import Summary, Translation, Usage
+
+CACHE_DIR_ENV = "SUMMARIZER_CACHE_DIR"
+CACHE_FILENAME = "responses.sqlite3"
+# Part of every key: bump it when the key's recipe or the stored format changes.
+KEY_VERSION = 1
+
+Result = TypeVar("Result", Summary, Translation)
+
+
+def cache_dir() -> Path:
+    """Where the cache lives: ``$SUMMARIZER_CACHE_DIR``, else the XDG user cache folder."""
+    explicit = os.environ.get(CACHE_DIR_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "summarizer"
+
+
+def cache_path() -> Path:
+    """The cache's SQLite file (it may not exist yet)."""
+    return cache_dir() / CACHE_FILENAME
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """What ``summarize cache info`` prints."""
+
+    path: Path
+    exists: bool
+    entries: int
+    hits: int
+    size_bytes: int
+    saved_usd: float
+
+
+class ResponseCache:
+    """Model responses stored by request key in one SQLite file; safe to share across threads.
+
+    Args:
+        path: the SQLite file; its folder is created when missing.
+
+    Raises:
+        ConfigError: the file cannot be created or is not a cache.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or cache_path()
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # One connection shared by the batch's threads, serialised by self._lock.
+            self._db = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS responses ("
+                " key TEXT PRIMARY KEY, model TEXT NOT NULL, response TEXT NOT NULL,"
+                " cost_usd REAL, created REAL NOT NULL, hits INTEGER NOT NULL DEFAULT 0)"
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(
+                f"The response cache {self.path} cannot be opened: {exc}.",
+                hint=f"Run with --no-cache, set {CACHE_DIR_ENV} to a writable folder, or "
+                "delete the file.",
+            ) from exc
+
+    def get(self, key: str) -> ChatResponse | None:
+        """The stored answer for ``key``, as a free response (no tokens, no cost)."""
+        with self._lock:
+            row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,))
+            found = row.fetchone()
+            if found is None:
+                return None
+            self._db.execute("UPDATE responses SET hits = hits + 1 WHERE key = ?", (key,))
+        data = json.loads(found[0])
+        return ChatResponse(
+            text=data["text"],
+            usage=Usage(),
+            cost_usd=0.0,
+            finish_reason=data.get("finish_reason"),
+            latency_s=0.0,
+        )
+
+    def put(self, key: str, model: str, response: ChatResponse) -> None:
+        """Store ``response`` under ``key`` (replacing any older answer)."""
+        record = json.dumps(
+            {
+                "text": response.text,
+                "finish_reason": response.finish_reason,
+                "usage": response.usage.model_dump(),
+            },
+            ensure_ascii=False,
+        )
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses (key, model, response, cost_usd, created)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (key, model, record, response.cost_usd, time.time()),
+            )
+
+    def info(self) -> CacheInfo:
+        """Entries, hits, size on disk and the money the hits saved (where prices are known)."""
+        with self._lock:
+            entries, hits, saved = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(hits), 0), COALESCE(SUM(hits * cost_usd), 0)"
+                " FROM responses"
+            ).fetchone()
+        size = sum(
+            p.stat().st_size
+            for p in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm"))
+            if p.exists()
+        )
+        return CacheInfo(self.path, True, int(entries), int(hits), size, float(saved))
+
+    def clear(self) -> int:
+        """Delete every entry and give the space back; returns how many there were."""
+        with self._lock:
+            (count,) = self._db.execute("SELECT COUNT(*) FROM responses").fetchone()
+            self._db.execute("DELETE FROM responses")
+            self._db.execute("VACUUM")
+        return int(count)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def missing_cache_info() -> CacheInfo:
+    """``cache info`` for a cache that was never created (no file is made to answer)."""
+    return CacheInfo(cache_path(), False, 0, 0, 0, 0.0)
+
+
+def model_options(model: str, *, api_base: str | None) -> dict[str, Any]:
+    """What besides the model string decides its answers, for the cache key.
+
+    The same ``openai/x`` behind two API bases is two models; a local alias is keyed by
+    its GGUF file, so an upgraded model file does not answer from the old one's entries.
+    """
+    from summarizer.local import resolve_local_path
+    from summarizer.models import parse_model
+
+    ref = parse_model(model)
+    if ref.is_local:
+        path = resolve_local_path(ref.local_name or "")
+        stat = path.stat()
+        return {"gguf": str(path.resolve()), "size": stat.st_size, "mtime": int(stat.st_mtime)}
+    return {"api_base": api_base}
+
+
+def article_sha256(raw_text: str) -> str:
+    """Hash of the article as the pipeline sees it: cleaned, so noise changes do not count."""
+    return hashlib.sha256(clean_article(raw_text).text.encode()).hexdigest()
+
+
+def request_key(request: ChatRequest, *, article: str, options: Mapping[str, Any]) -> str:
+    """The cache key of one request: everything that can change the model's answer."""
+    payload = {
+        "version": KEY_VERSION,
+        "article": article,
+        "model": request.model,
+        "messages": request.messages,
+        "task": request.task,
+        "schema": request.response_schema,
+        "schema_name": request.schema_name,
+        "max_tokens": request.max_tokens,
+        "temperature": request.temperature,
+        "options": dict(options),
+    }
+    encoded = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+class CachingClient:
+    """An ``LLMClient`` that answers a request it has seen from the cache, for one article.
+
+    Make one per article (the article's hash is part of every key); it is thread-safe, so
+    the pipeline may send an article's chunks concurrently.
+
+    Args:
+        inner: the client that really calls the model.
+        cache: where answers are kept.
+        raw_text: the article, as passed to the pipeline.
+        options: ``model_options(...)`` for the model in use.
+    """
+
+    def __init__(
+        self,
+        inner: LLMClient,
+        cache: ResponseCache,
+        *,
+        raw_text: str,
+        options: Mapping[str, Any],
+    ) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.article = article_sha256(raw_text)
+        self.options = dict(options)
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.Lock()
+        self._windows: dict[str, int] = {}
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        key = request_key(request, article=self.article, options=self.options)
+        cached = self.cache.get(key)
+        if cached is not None:
+            with self._lock:
+                self.hits += 1
+            return cached
+        response = self.inner.complete(request)
+        # Every answer is kept, even one the pipeline will reject: the re-ask that follows
+        # is a different request, so a repeated run replays the same path for free.
+        self.cache.put(key, request.model, response)
+        with self._lock:
+            self.misses += 1
+        return response
+
+    def count_tokens(self, model: str, text: str) -> int:
+        return self.inner.count_tokens(model, text)
+
+    def context_window(self, model: str) -> int:
+        # Constant per model, and litellm's lookup is not free: the pipeline asks often.
+        if model not in self._windows:
+            self._windows[model] = self.inner.context_window(model)
+        return self._windows[model]
+
+    @property
+    def fully_cached(self) -> bool:
+        """Every answer so far came from the cache (and there was at least one)."""
+        return self.hits > 0 and self.misses == 0
+
+    def mark(self, result: Result) -> Result:
+        """``result`` with ``meta.cached`` set when every answer came from the cache."""
+        if not self.fully_cached:
+            return result
+        return result.model_copy(update={"meta": result.meta.model_copy(update={"cached": True})})
+
+
+def caching_client(
+    inner: LLMClient,
+    *,
+    raw_text: str,
+    model: str,
+    api_base: str | None,
+    enabled: bool = True,
+    cache: ResponseCache | None = None,
+    **options: Any,
+) -> LLMClient:
+    """``inner`` behind the response cache for one article, or ``inner`` when disabled.
+
+    ``options`` are further settings that change answers (fallback models, for example).
+    """
+    if not enabled:
+        return inner
+    return CachingClient(
+        inner,
+        cache or ResponseCache(),
+        raw_text=raw_text,
+        options={**model_options(model, api_base=api_base), **options},
+    )
+
+
+def mark_cached(client: LLMClient, result: Result) -> Result:
+    """``result`` with ``meta.cached`` set when ``client`` answered all of it from the cache."""
+    return client.mark(result) if isinstance(client, CachingClient) else result
