@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,8 +36,13 @@ def default_prompts_dir() -> Path:
 
 
 def _fence_safe(text: Any, tag: str) -> str:
-    """Keep article text from closing the delimiter it sits in (``</article>``)."""
-    return str(text).replace(f"</{tag}>", f"<\\/{tag}>")
+    """Keep article text from closing the delimiter it sits in (``</article>``).
+
+    Any spelling a model would read as the closing tag is escaped: ``</ARTICLE>``,
+    ``</ article >`` too, not only the exact lower-case one.
+    """
+    closing = re.compile(rf"<(\s*)/(\s*{re.escape(tag)}\s*)>", re.IGNORECASE)
+    return closing.sub(r"<\1\\/\2>", str(text))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,10 @@ def test_the_seed_article_is_indonesian(seed_article: str) -> None:
         ("Les ministres des affaires étrangères se sont rencontrés à Antalya sans progrès.", "fr"),
         ("Die Außenminister trafen sich in Antalya, die Gespräche blieben ohne Fortschritt.", "de"),
         ("Министры иностранных дел встретились в Анталье, переговоры закончились ничем.", "ru"),
-        ("Los ministros de exteriores se reunieron en Antalya y las conversaciones fracasaron.", "es"),
+        (
+            "Los ministros de exteriores se reunieron en Antalya y las conversaciones fracasaron.",
+            "es",
+        ),
     ],
 )
 def test_common_languages_are_identified(text: str, code: str) -> None:
