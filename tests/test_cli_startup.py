@@ -1,0 +1,57 @@
+"""``--help``, ``--version`` and argument or input errors answer without the heavy imports.
+
+Each runs in a fresh interpreter that reports what it imported, so the check does not
+depend on what this test process already loaded. Timings are in benchmarks/bench_startup.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("litellm", "llama_cpp", "fastapi", "uvicorn", "langchain_text_splitters")
+
+PROBE = """
+import json, sys
+from summarizer import cli
+try:
+    cli.app(sys.argv[1:], prog_name="summarize")
+    code = 0
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted(name for name in {heavy!r} if name in sys.modules)
+print("\\n" + json.dumps({{"code": code, "heavy": heavy}}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["--help"], 0),
+        (["--version"], 0),
+        (["summary", "--help"], 0),
+        (["translate", "--help"], 0),
+        (["serve", "--help"], 0),
+        (["x.txt", "--lang", "zz"], 2),  # unknown language
+        (["missing.txt"], 3),  # no such file
+        (["x.txt", "--model", "local/"], 4),  # not a model string
+        (["serve", "--port", "99999"], 2),  # out of range
+        (["--no-such-option"], 2),
+    ],
+)
+def test_no_heavy_imports(args: list[str], code: int, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["code"] == code, done.stdout + done.stderr
+    assert report["heavy"] == []

@@ -1,0 +1,432 @@
+"""The HTTP service, over real HTTP on loopback: uvicorn in a thread, FakeLLM as the model."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from summarizer.errors import ContextOverflowError, ProviderError
+from summarizer.llm import ChatRequest, ChatResponse
+from summarizer.pipeline import prepare
+from summarizer.schema import Summary, Translation
+from summarizer.server import ErrorBody, create_app
+from tests.fakes import FakeLLM, draft
+
+
+@contextmanager
+def running(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port; yield its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):
+            if server.started:
+                break
+            thread.join(0.02)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+def served(fake_llm: FakeLLM) -> Iterator[str]:
+    with running(create_app(client=fake_llm)) as url:
+        yield url
+
+
+def events(body: str) -> list[tuple[str, Any]]:
+    """Parse a server-sent-events body into (event, data) pairs."""
+    parsed = []
+    for block in body.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        parsed.append((fields["event"], json.loads(fields["data"])))
+    return parsed
+
+
+# -- happy paths ------------------------------------------------------------------------------
+
+
+def test_healthz_and_openapi(served: str) -> None:
+    health = httpx.get(f"{served}/healthz")
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+    assert health.json()["default_model"] == "local/smollm2"
+    spec = httpx.get(f"{served}/openapi.json").json()
+    assert {"/v1/summaries", "/v1/translations", "/healthz"} <= set(spec["paths"])
+    responses = spec["paths"]["/v1/summaries"]["post"]["responses"]
+    assert {"200", "400", "413", "422", "502", "504"} <= set(responses)
+    assert (
+        "text/event-stream"
+        in spec["paths"]["/v1/translations"]["post"]["responses"]["200"]["content"]
+    )
+
+
+def test_summary_has_the_cli_schema_and_asks_in_the_target_language(
+    served: str, fake_llm: FakeLLM, seed_article: str
+) -> None:
+    response = httpx.post(
+        f"{served}/v1/summaries", json={"text": seed_article, "target_language": "fr"}
+    )
+    assert response.status_code == 200, response.text
+    summary = Summary.model_validate(response.json())
+    assert summary.source_language == "id"
+    assert summary.target_language == "fr"
+    assert summary.title == draft()["title"]
+    assert summary.meta.calls == len(fake_llm.requests) == 1
+    system = fake_llm.requests[0].messages[0]["content"]
+    assert "French" in system
+
+
+def test_language_names_and_regions_are_accepted(served: str, seed_article: str) -> None:
+    response = httpx.post(
+        f"{served}/v1/summaries", json={"text": seed_article, "target_language": "pt-BR"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["target_language"] == "pt"
+
+
+def test_named_model_is_used(served: str, fake_llm: FakeLLM, seed_article: str) -> None:
+    response = httpx.post(
+        f"{served}/v1/summaries", json={"text": seed_article, "model": "openai/gpt-4o-mini"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["meta"]["model"] == "openai/gpt-4o-mini"
+    assert fake_llm.requests[0].model == "openai/gpt-4o-mini"
+
+
+def test_translation_keeps_paragraphs(served: str, seed_article: str) -> None:
+    response = httpx.post(
+        f"{served}/v1/translations", json={"text": seed_article, "target_language": "en"}
+    )
+    assert response.status_code == 200, response.text
+    translation = Translation.model_validate(response.json())
+    article, _ = prepare(seed_article)
+    assert len(translation.paragraphs) == len(article.paragraphs)
+
+
+@pytest.mark.parametrize("how", ["query", "accept"])
+def test_translation_streams_one_event_per_chunk_then_done(how: str, seed_article: str) -> None:
+    # A small window splits the seed article into several translate calls.
+    fake = FakeLLM(context_window=700)
+    with running(create_app(client=fake)) as url:
+        response = httpx.post(
+            f"{url}/v1/translations",
+            json={"text": seed_article, "target_language": "en"},
+            params={"stream": "true"} if how == "query" else None,
+            headers={"Accept": "text/event-stream"} if how == "accept" else None,
+        )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    stream = events(response.text)
+    names = [name for name, _ in stream]
+    assert names[0] == "start" and names[-1] == "done"
+    assert set(names[1:-1]) == {"chunk"}
+    done = Translation.model_validate(stream[-1][1])
+    chunks = [data for name, data in stream if name == "chunk"]
+    assert len(chunks) == done.meta.chunks == len(fake.requests) > 1
+    assert [c["chunk"] for c in chunks] == list(range(1, len(chunks) + 1))
+    streamed = [p for c in chunks for p in c["paragraphs"]]
+    assert streamed == done.paragraphs  # no paragraph of the seed article is split
+    assert stream[0][1]["paragraphs"] == len(done.paragraphs)
+    assert stream[0][1]["source_language"] == "id"
+
+
+def test_stream_skips_answers_the_pipeline_rejects(seed_article: str) -> None:
+    fake = FakeLLM().enqueue("not json at all")
+    with running(create_app(client=fake)) as url:
+        response = httpx.post(f"{url}/v1/translations?stream=true", json={"text": seed_article})
+    stream = events(response.text)
+    assert [name for name, _ in stream] == ["start", "chunk", "done"]
+    assert stream[-1][1]["meta"]["retries"] == 1
+
+
+def test_stream_reports_a_provider_failure_as_an_error_event(seed_article: str) -> None:
+    fake = FakeLLM().enqueue(ProviderError("upstream 503", model="m", hint="Retry."))
+    with running(create_app(client=fake)) as url:
+        response = httpx.post(f"{url}/v1/translations?stream=true", json={"text": seed_article})
+    assert response.status_code == 200  # the stream had started
+    stream = events(response.text)
+    assert [name for name, _ in stream] == ["start", "error"]
+    error = ErrorBody.model_validate(stream[-1][1])
+    assert error.error == "provider_error"
+    assert error.hint == "Retry."
+
+
+def test_stream_validates_before_it_starts(served: str) -> None:
+    response = httpx.post(
+        f"{served}/v1/translations?stream=true", json={"text": "hi", "target_language": "zz"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "unknown_language"
+
+
+# -- user mistakes are 4xx, with one error shape -----------------------------------------------
+
+JSON = {"content-type": "application/json"}
+CASES: list[tuple[str, dict[str, Any], int, str]] = [
+    ("bad json", {"content": b'{"text": ', "headers": JSON}, 400, "invalid_json"),
+    ("not utf-8", {"content": b'{"text": "\xff"}', "headers": JSON}, 400, "invalid_json"),
+    (
+        "not json",
+        {"content": b"text=hello", "headers": {"content-type": "text/plain"}},
+        415,
+        "unsupported_media_type",
+    ),
+    ("no body", {"content": b"", "headers": JSON}, 422, "invalid_request"),
+    ("array", {"json": ["hello"]}, 422, "invalid_request"),
+    ("no text", {"json": {"target_language": "en"}}, 422, "invalid_request"),
+    ("empty text", {"json": {"text": ""}}, 422, "invalid_request"),
+    ("blank text", {"json": {"text": "  \n\n  "}}, 422, "invalid_input"),
+    ("text not a string", {"json": {"text": 42}}, 422, "invalid_request"),
+    ("unknown field", {"json": {"text": "hi", "lang": "en"}}, 422, "invalid_request"),
+    (
+        "unknown language",
+        {"json": {"text": "hi", "target_language": "zz"}},
+        422,
+        "unknown_language",
+    ),
+    ("empty language", {"json": {"text": "hi", "target_language": ""}}, 422, "invalid_request"),
+    ("model with spaces", {"json": {"text": "hi", "model": "gpt 4"}}, 422, "invalid_request"),
+    ("bare local/", {"json": {"text": "hi", "model": "local/"}}, 400, "invalid_model"),
+    ("model file", {"json": {"text": "hi", "model": "/etc/passwd.gguf"}}, 403, "model_not_allowed"),
+]
+
+
+@pytest.mark.parametrize("endpoint", ["/v1/summaries", "/v1/translations"])
+@pytest.mark.parametrize(
+    ("case", "request_args", "status", "kind"), CASES, ids=[c[0] for c in CASES]
+)
+def test_user_mistakes_are_clear_4xx(
+    served: str,
+    fake_llm: FakeLLM,
+    endpoint: str,
+    case: str,
+    request_args: dict[str, Any],
+    status: int,
+    kind: str,
+) -> None:
+    response = httpx.post(f"{served}{endpoint}", **request_args)
+    assert response.status_code == status, response.text
+    error = ErrorBody.model_validate(response.json())
+    assert error.error == kind
+    assert error.message
+    assert fake_llm.requests == []  # refused before any model call
+
+
+def test_oversize_bodies_are_413_with_or_without_content_length(fake_llm: FakeLLM) -> None:
+    body = json.dumps({"text": "kata " * 400}).encode()
+    with running(create_app(client=fake_llm, max_body_bytes=1000)) as url:
+        declared = httpx.post(f"{url}/v1/summaries", content=body, headers=JSON)
+
+        def chunked() -> Iterator[bytes]:  # no Content-Length: the server has to count
+            for start in range(0, len(body), 256):
+                yield body[start : start + 256]
+
+        streamed = httpx.post(f"{url}/v1/summaries", content=chunked(), headers=JSON)
+        small = httpx.post(f"{url}/v1/summaries", json={"text": "kata " * 50})
+    for response in (declared, streamed):
+        assert response.status_code == 413
+        assert response.json()["error"] == "body_too_large"
+        assert "1000 bytes" in response.json()["message"]
+    assert small.status_code == 200
+    assert len(fake_llm.requests) == 1
+
+
+def test_unknown_and_unconfigured_models_with_the_real_client(seed_article: str) -> None:
+    from summarizer.client import LiteLLMClient
+
+    with running(create_app(client=LiteLLMClient(), preload=False)) as url:
+        unknown = httpx.post(
+            f"{url}/v1/summaries", json={"text": seed_article, "model": "nosuchprovider/x"}
+        )
+        no_key = httpx.post(
+            f"{url}/v1/summaries", json={"text": seed_article, "model": "openai/gpt-4o-mini"}
+        )
+    assert unknown.status_code == 400
+    assert unknown.json()["error"] == "invalid_model"
+    assert "provider/model" in unknown.json()["hint"]
+    assert no_key.status_code == 400
+    assert "OPENAI_API_KEY" in no_key.json()["hint"]
+
+
+def test_allowed_models_restrict_what_requests_may_name(seed_article: str) -> None:
+    fake = FakeLLM()
+    app = create_app(client=fake, allowed_models=["openai/gpt-4o-mini"])
+    with running(app) as url:
+        allowed = httpx.post(
+            f"{url}/v1/summaries", json={"text": seed_article, "model": "openai/gpt-4o-mini"}
+        )
+        default = httpx.post(f"{url}/v1/summaries", json={"text": seed_article, "model": "smollm2"})
+        refused = httpx.post(
+            f"{url}/v1/summaries", json={"text": seed_article, "model": "anthropic/claude"}
+        )
+    assert allowed.status_code == 200
+    assert default.status_code == 200  # the default model is always allowed
+    assert refused.status_code == 403
+    assert "openai/gpt-4o-mini" in refused.json()["hint"]
+
+
+def test_unknown_paths_and_methods(served: str) -> None:
+    assert httpx.get(f"{served}/v1/nothing").status_code == 404
+    wrong_method = httpx.get(f"{served}/v1/summaries")
+    assert wrong_method.status_code == 405
+    assert "POST" in wrong_method.headers["allow"]
+    assert wrong_method.json()["error"] == "method_not_allowed"
+
+
+# -- the model failing is 5xx, not the user's fault ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "kind"),
+    [
+        (ProviderError("rate limited", model="m"), 502, "provider_error"),
+        ("never json", 502, "model_output_error"),
+        (ContextOverflowError("too long"), 422, "context_overflow"),
+    ],
+)
+def test_model_failures(reply: Any, status: int, kind: str, seed_article: str) -> None:
+    fake = FakeLLM().enqueue(*[reply] * 3)
+    with running(create_app(client=fake)) as url:
+        response = httpx.post(f"{url}/v1/summaries", json={"text": seed_article})
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == kind
+
+
+class BlockingLLM(FakeLLM):
+    """Blocks in ``complete`` until released: a model that takes too long."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        self.release.wait(30)
+        return super().complete(request)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_request_timeout_is_504_and_the_worker_stops(stream: bool, seed_article: str) -> None:
+    fake = BlockingLLM()
+    fake.enqueue("not json, so the pipeline would ask again")
+    app = create_app(client=fake, request_timeout=0.5)
+    with running(app) as url:
+        response = httpx.post(
+            f"{url}/v1/translations", params={"stream": stream}, json={"text": seed_article}
+        )
+        fake.release.set()
+        app.state.service.executor.shutdown(wait=True)
+    if stream:
+        assert response.status_code == 200
+        assert events(response.text)[-1] == ("error", events(response.text)[-1][1])
+        assert events(response.text)[-1][1]["error"] == "timeout"
+    else:
+        assert response.status_code == 504
+        assert response.json()["error"] == "timeout"
+    # The abandoned request does not go on to its repair call.
+    assert len(fake.requests) == 1
+
+
+# -- many at once -----------------------------------------------------------------------------
+
+
+class MeetingLLM(FakeLLM):
+    """Every call waits until ``parties`` calls are in flight: proves they overlap."""
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(parties, timeout=30)
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        self.barrier.wait()
+        return super().complete(request)
+
+
+def test_concurrent_requests_are_served_together_and_kept_apart(seed_article: str) -> None:
+    languages = ["en", "fr", "de", "es"]
+    fake = MeetingLLM(len(languages))
+    with running(create_app(client=fake, concurrency=len(languages))) as url:
+
+        def ask(language: str) -> httpx.Response:
+            return httpx.post(
+                f"{url}/v1/summaries",
+                json={"text": seed_article, "target_language": language},
+                timeout=60,
+            )
+
+        with ThreadPoolExecutor(len(languages)) as pool:
+            responses = list(pool.map(ask, languages))
+    assert [r.status_code for r in responses] == [200] * len(languages)
+    assert [r.json()["target_language"] for r in responses] == languages
+    assert len(fake.requests) == len(languages)
+
+
+def test_the_default_local_model_is_loaded_once_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, fake_llm: FakeLLM
+) -> None:
+    from summarizer import local
+
+    loads: list[str] = []
+    monkeypatch.setattr(local, "get_model", lambda name, **_: loads.append(name))
+    with running(create_app(client=fake_llm, preload=True)) as url:
+        assert loads == ["smollm2"]
+        for _ in range(3):
+            httpx.post(f"{url}/v1/summaries", json={"text": "Halo dunia, apa kabar?"})
+    assert loads == ["smollm2"]
+    assert len(fake_llm.requests) == 3
+
+
+# -- fuzzed from the OpenAPI document ---------------------------------------------------------
+
+
+FUZZED = [
+    ("/v1/summaries", "POST", "positive"),
+    ("/v1/summaries", "POST", "negative"),
+    ("/v1/translations", "POST", "positive"),
+    ("/v1/translations", "POST", "negative"),
+    ("/healthz", "GET", "positive"),  # no input, so nothing negative to generate
+]
+
+
+@pytest.mark.parametrize(("path", "method", "mode"), FUZZED)
+def test_fuzzed_from_openapi_never_a_5xx(path: str, method: str, mode: str) -> None:
+    schemathesis = pytest.importorskip("schemathesis")
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import positive_data_acceptance
+
+    fake = FakeLLM()
+    with running(create_app(client=fake, max_body_bytes=20_000)) as url:
+        operation = schemathesis.openapi.from_url(f"{url}/openapi.json")[path][method]
+
+        @given(case=operation.as_strategy(schemathesis.GenerationMode(mode)))
+        @settings(
+            max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        def fuzz(case: Any) -> None:
+            # Every default check: no 5xx, status codes, content types and bodies as
+            # documented, schema-invalid input refused. Schema-valid bodies may still be
+            # refused with a documented 4xx (an unknown language, an all-boilerplate
+            # article), so positive_data_acceptance is left out.
+            case.call_and_validate(excluded_checks=[positive_data_acceptance])
+
+        fuzz()
+    if mode == "positive" and path != "/healthz":
+        assert fake.requests, "no fuzzed request reached the model"
