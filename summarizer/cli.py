@@ -309,5 +309,69 @@ def schema(
     typer.echo(json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False))
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8000,
+    model: ModelOpt = None,
+    api_base: ApiBaseOpt = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Seconds one HTTP request may take, end to end (504 after). "
+            "[env: SUMMARIZER_TIMEOUT; default: 600]",
+            show_default=False,
+        ),
+    ] = None,
+    max_body_bytes: Annotated[
+        int, typer.Option("--max-body-bytes", min=1, help="Largest request body (413 above).")
+    ] = 2_000_000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=256,
+            help="Requests worked on at once (a local model still generates one at a time).",
+        ),
+    ] = 4,
+    allow_model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-model",
+            help="A model requests may name besides the default; repeat for more. Without "
+            "it, any bundled or provider model (never a .gguf path).",
+            show_default=False,
+        ),
+    ] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Serve summaries and translations over HTTP (OpenAPI document at /docs)."""
+
+    def action() -> None:
+        from summarizer.config import load_settings
+        from summarizer.models import parse_model
+
+        settings = load_settings(model=model, api_base=api_base, timeout=timeout)
+        parse_model(settings.model)
+        # Only now the heavy imports: FastAPI, uvicorn, litellm; the model loads at start-up.
+        import uvicorn
+
+        from summarizer.server import create_app
+
+        application = create_app(
+            default_model=settings.model,
+            api_base=settings.api_base,
+            request_timeout=settings.timeout,
+            max_body_bytes=max_body_bytes,
+            concurrency=workers,
+            allowed_models=allow_model or None,
+        )
+        uvicorn.run(application, host=host, port=port, log_level="debug" if debug else "info")
+
+    _guarded(debug, action)
+
+
 def main() -> None:
     app()
