@@ -394,6 +394,63 @@ def test_the_default_local_model_is_loaded_once_at_start_up(
     assert len(fake_llm.requests) == 3
 
 
+def test_summarize_serve_starts_a_working_server(tmp_path: Any) -> None:
+    """The real command: litellm client, bundled model loaded (no generation), one process."""
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = "from summarizer.cli import main; main()"
+    process = subprocess.Popen(
+        [sys.executable, "-c", command, "serve", "--port", str(port), "--timeout", "30"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, process.communicate()[1]
+            try:
+                health = httpx.get(f"{url}/healthz")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "summarize serve did not come up"
+                time.sleep(0.2)
+        assert health.json()["default_model"] == "local/smollm2"
+        bad_language = httpx.post(
+            f"{url}/v1/summaries", json={"text": "Halo.", "target_language": "zz"}
+        )
+        bad_model = httpx.post(f"{url}/v1/summaries", json={"text": "Halo.", "model": "nosuch/x"})
+        assert bad_language.status_code == 422
+        assert bad_model.status_code == 400
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+@pytest.mark.model
+def test_real_model_streams_a_translation_and_is_loaded_once() -> None:
+    from summarizer import local
+
+    text = "Perundingan damai di Antalya berakhir tanpa kemajuan.\n\nKedua menteri bertemu."
+    with running(create_app(request_timeout=300)) as url:
+        loaded = dict(local._models)
+        first = httpx.post(f"{url}/v1/translations?stream=true", json={"text": text}, timeout=300)
+        second = httpx.post(f"{url}/v1/translations", json={"text": text}, timeout=300)
+    assert [name for name, _ in events(first.text)][-1] == "done", first.text
+    assert second.status_code == 200, second.text
+    assert Translation.model_validate(second.json()).meta.model == "local/smollm2"
+    full = [key for key in local._models if not key[1]]
+    assert len(full) == 1 and full[0] in loaded  # loaded at start-up, and only then
+    assert local._models[full[0]] is loaded[full[0]]
+
+
 # -- fuzzed from the OpenAPI document ---------------------------------------------------------
 
 
