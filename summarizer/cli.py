@@ -351,14 +351,21 @@ def serve(
 
     def action() -> None:
         from summarizer.config import load_settings
+        from summarizer.errors import ConfigError
         from summarizer.models import parse_model
 
         settings = load_settings(model=model, api_base=api_base, timeout=timeout)
         parse_model(settings.model)
         # Only now the heavy imports: FastAPI, uvicorn, litellm; the model loads at start-up.
-        import uvicorn
+        try:
+            import uvicorn
 
-        from summarizer.server import create_app
+            from summarizer.server import create_app
+        except ImportError as exc:
+            raise ConfigError(
+                f"The HTTP service needs FastAPI and uvicorn ({exc.name} is missing).",
+                hint='Install them with: pip install "summarizer[server]"',
+            ) from exc
 
         application = create_app(
             default_model=settings.model,
