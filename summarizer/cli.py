@@ -102,7 +102,45 @@ DryRunOpt = Annotated[
 ]
 TimeoutOpt = Annotated[
     float | None,
-    typer.Option("--timeout", help="Seconds one model request may take. [default: 600]"),
+    typer.Option(
+        "--timeout",
+        help="Seconds one remote model request may take, a hard limit. "
+        "[env: SUMMARIZER_TIMEOUT; default: 600]",
+        show_default=False,
+    ),
+]
+RetriesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--retries",
+        help="Further attempts per remote model after a timeout, dropped connection, 429 or "
+        "5xx, with backoff. [env: SUMMARIZER_RETRIES; default: 2]",
+        show_default=False,
+    ),
+]
+FallbackOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fallback",
+        help="A model to try when the previous one fails; repeat for more, tried in order.",
+        show_default=False,
+    ),
+]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="The article's text encoding when it is not UTF-8 (cp1252, latin-1, utf-16...).",
+        show_default=False,
+    ),
+]
+PromptsDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--prompts-dir",
+        help="Use the prompt templates in this folder (one sub-folder per task).",
+        show_default=False,
+    ),
 ]
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="No notices or progress bar on stderr.")
@@ -123,6 +161,10 @@ ConcurrencyOpt = Annotated[
     ),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option("--no-cache", help="Call the model even when the response cache has the answer."),
+]
 
 
 def _fail(exc: SummarizerError) -> None:
@@ -131,24 +173,35 @@ def _fail(exc: SummarizerError) -> None:
         typer.echo(f"  {exc.hint}", err=True)
 
 
+def _traceback(exc: BaseException) -> None:
+    """``--debug``: the traceback, with any API key a provider echoed redacted."""
+    import traceback
+
+    from summarizer.errors import redact
+
+    typer.echo(redact("".join(traceback.format_exception(exc))), err=True)
+
+
 def _guarded(debug: bool, action: Callable[[], T]) -> T:
     """Run ``action``; errors become one clear message and an exit code (README table)."""
+    from summarizer.errors import redact
+
     try:
         return action()
     except SummarizerError as exc:
         if debug:
-            raise
+            _traceback(exc)
         _fail(exc)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if debug:
-            raise
+            _traceback(exc)
         typer.echo("Interrupted.", err=True)
         raise typer.Exit(130) from None
     except Exception as exc:
         if debug:
-            raise
-        typer.echo(f"Internal error: {type(exc).__name__}: {exc}", err=True)
+            _traceback(exc)
+        typer.echo(redact(f"Internal error: {type(exc).__name__}: {exc}"), err=True)
         typer.echo("  Run again with --debug for the traceback, and report it.", err=True)
         raise typer.Exit(1) from None
 
@@ -167,24 +220,39 @@ def _run_task(
     quiet: bool,
     verbose: bool = False,
     concurrency: int = 4,
+    reliability: dict[str, Any] | None = None,
+    no_cache: bool = False,
 ) -> None:
     from summarizer.config import load_settings
-    from summarizer.files import read_article, write_atomic
+    from summarizer.files import load_article, write_atomic
     from summarizer.languages import normalize_language
     from summarizer.models import parse_model
 
-    settings = load_settings(model=model, lang=lang, api_base=api_base, timeout=timeout)
+    extra = reliability or {}
+    settings = load_settings(
+        model=model, lang=lang, api_base=api_base, timeout=timeout, retries=extra.get("retries")
+    )
     target_language = normalize_language(settings.lang)
     model_ref = parse_model(settings.model)
-    text = read_article(file, max_bytes=settings.max_input_bytes)
+    fallbacks = [parse_model(name).name for name in extra.get("fallbacks") or []]
+    article = load_article(file, max_bytes=settings.max_input_bytes, encoding=extra.get("encoding"))
+    text = article.text
+    if article.notice and not quiet:
+        typer.echo(f"Note: {article.notice}", err=True)
 
     # Only now the heavy imports: litellm, and llama.cpp through it.
     from summarizer import display, pipeline, render
     from summarizer.client import LiteLLMClient
     from summarizer.llm import DryRunClient
 
-    real = LiteLLMClient(api_base=settings.api_base, timeout=settings.timeout)
-    real.check_model(model_ref.name)
+    real = LiteLLMClient(
+        api_base=settings.api_base,
+        timeout=settings.timeout,
+        retries=settings.retries,
+        fallbacks=fallbacks,
+        notify=None if quiet else lambda notice: typer.echo(f"Note: {notice}", err=True),
+    )
+    real.check_models(model_ref.name)
     if model_ref.is_bundled and settings.model is None and not quiet and not dry_run:
         typer.echo(
             f"Note: using the small bundled demo model {model_ref.name}; its output is rough. "
@@ -192,7 +260,20 @@ def _run_task(
             "(with OPENAI_API_KEY set) or --model ollama/qwen2.5:7b.",
             err=True,
         )
-    client: LLMClient = DryRunClient(real) if dry_run else real
+    from summarizer.cache import caching_client, mark_cached
+
+    client: LLMClient = (
+        DryRunClient(real)
+        if dry_run
+        else caching_client(
+            real,
+            raw_text=text,
+            model=model_ref.name,
+            api_base=settings.api_base,
+            enabled=not no_cache,
+            fallbacks=fallbacks,
+        )
+    )
     run = pipeline.summarize if task == "summary" else pipeline.translate
     with display.progress_bar(enabled=not quiet and not dry_run) as on_progress:
         result: Any = run(
@@ -203,7 +284,9 @@ def _run_task(
             on_call=display.call_logger() if verbose and not dry_run else None,
             on_progress=on_progress,
             concurrency=concurrency,
+            prompts_dir=extra.get("prompts_dir"),
         )
+    result = mark_cached(client, result)
 
     if isinstance(client, DryRunClient):
         rendered = (
@@ -237,8 +320,13 @@ def summary(
     dry_run: DryRunOpt = False,
     timeout: TimeoutOpt = None,
     concurrency: ConcurrencyOpt = 4,
+    retries: RetriesOpt = None,
+    fallback: FallbackOpt = None,
+    encoding: EncodingOpt = None,
+    prompts_dir: PromptsDirOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Summarize an article: title, summary, key points, entities, dates, quotes (default)."""
@@ -257,6 +345,13 @@ def summary(
             quiet=quiet,
             verbose=verbose,
             concurrency=concurrency,
+            reliability={
+                "retries": retries,
+                "fallbacks": fallback,
+                "encoding": encoding,
+                "prompts_dir": prompts_dir,
+            },
+            no_cache=no_cache,
         ),
     )
 
@@ -272,8 +367,13 @@ def translate(
     dry_run: DryRunOpt = False,
     timeout: TimeoutOpt = None,
     concurrency: ConcurrencyOpt = 4,
+    retries: RetriesOpt = None,
+    fallback: FallbackOpt = None,
+    encoding: EncodingOpt = None,
+    prompts_dir: PromptsDirOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Translate a whole article, paragraph by paragraph, keeping its structure."""
@@ -292,6 +392,13 @@ def translate(
             quiet=quiet,
             verbose=verbose,
             concurrency=concurrency,
+            reliability={
+                "retries": retries,
+                "fallbacks": fallback,
+                "encoding": encoding,
+                "prompts_dir": prompts_dir,
+            },
+            no_cache=no_cache,
         ),
     )
 
@@ -307,6 +414,119 @@ def schema(
 
     model = Translation if translation else Summary
     typer.echo(json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False))
+
+
+@app.command()
+def batch(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(help="Article files, folders (their .txt/.md files) and glob patterns."),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="JSON Lines results file, one line per article; run again with the same "
+            "file to resume (inputs already in it are skipped).",
+        ),
+    ],
+    lang: LangOpt = None,
+    model: ModelOpt = None,
+    api_base: ApiBaseOpt = None,
+    timeout: TimeoutOpt = None,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            max=256,
+            help="Articles in flight at once for remote models (a local model runs one at a time).",
+        ),
+    ] = 8,
+    translate: Annotated[
+        bool, typer.Option("--translate", help="Full translations instead of summaries.")
+    ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Run inputs whose earlier attempt failed again (their error lines are replaced).",
+        ),
+    ] = False,
+    no_cache: NoCacheOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Summarize (or translate) many articles into a JSON Lines file, resumably.
+
+    Exits 0 when every article succeeded, 1 when some failed (their lines say why).
+    """
+    from summarizer.batch import Tally, run_batch_command
+
+    tally = Tally()
+
+    def action() -> None:
+        try:
+            run_batch_command(
+                inputs,
+                out,
+                task="translate" if translate else "summary",
+                lang=lang,
+                model=model,
+                api_base=api_base,
+                timeout=timeout,
+                concurrency=concurrency,
+                retry_failed=retry_failed,
+                use_cache=not no_cache,
+                progress=not quiet,
+                tally=tally,
+            )
+        finally:
+            if tally.repaired and not quiet:
+                typer.echo(f"Note: cut a torn last line off {out} (a run was killed).", err=True)
+            if tally.total and not quiet:
+                typer.echo(tally.line(), err=True)
+
+    _guarded(debug, action)
+    if tally.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def cache(
+    action: Annotated[
+        str, typer.Argument(help="info: where it is and what it holds; clear: empty it.")
+    ],
+) -> None:
+    """Inspect or empty the local response cache."""
+    from summarizer.cache import ResponseCache, cache_path, missing_cache_info
+
+    if action not in ("info", "clear"):
+        typer.echo(f"Error: unknown cache action {action!r}.", err=True)
+        typer.echo("  Use: summarize cache info, or summarize cache clear.", err=True)
+        raise typer.Exit(2)
+    if not cache_path().exists():
+        info = missing_cache_info()
+        if action == "clear":
+            typer.echo(f"The cache at {info.path} is already empty.")
+            return
+    else:
+        store = _guarded(False, ResponseCache)
+        try:
+            if action == "clear":
+                removed = store.clear()
+                typer.echo(f"Removed {removed} cached responses from {store.path}.")
+                return
+            info = store.info()
+        finally:
+            store.close()
+    typer.echo(f"path: {info.path}")
+    typer.echo(f"entries: {info.entries}")
+    typer.echo(f"hits: {info.hits}")
+    typer.echo(f"size: {info.size_bytes:,} bytes")
+    typer.echo(f"saved: ${info.saved_usd:.4f} (where prices are known)")
 
 
 @app.command()

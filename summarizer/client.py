@@ -7,8 +7,14 @@ local model and a remote one travel the same path: ``litellm.completion``.
 
 from __future__ import annotations
 
+import email.utils
 import os
+import queue
+import re
+import threading
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 # Before litellm is imported: otherwise it fetches its price map from the network.
@@ -19,7 +25,13 @@ from litellm import CustomLLM
 from litellm.types.utils import ModelResponse
 
 from summarizer import local
-from summarizer.errors import ConfigError, ContextOverflowError, ProviderError
+from summarizer.errors import (
+    ConfigError,
+    ContextOverflowError,
+    ProviderError,
+    UsageError,
+    redact,
+)
 from summarizer.llm import ChatRequest, ChatResponse
 from summarizer.models import LOCAL_PREFIX, parse_model
 from summarizer.schema import Usage
@@ -69,21 +81,113 @@ litellm.custom_provider_map = [
 ] + [{"provider": "local", "custom_handler": _local_provider}]
 
 
+# Errors worth another try: the provider may answer next time. Anything else (a refused
+# key, an unknown model, a bad request) fails the same way every time.
+_RETRYABLE = (
+    litellm.Timeout,
+    litellm.APIConnectionError,
+    litellm.RateLimitError,
+    litellm.InternalServerError,
+    litellm.ServiceUnavailableError,
+    litellm.BadGatewayError,
+)
+# Seconds a hung connection gets beyond ``timeout`` before we stop waiting for it.
+DEADLINE_GRACE_S = 1.0
+
+
+class _DeadlineExceeded(Exception):
+    """A remote call outlived timeout + grace (a server that trickles bytes forever)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently one model is retried.
+
+    Args:
+        retries: further attempts after the first, for errors worth retrying (timeouts,
+            dropped connections, 429, 5xx).
+        backoff_base: first wait in seconds; doubles each retry.
+        max_wait: cap on any single wait, backoff or ``Retry-After``. A provider asking to
+            wait longer is treated as failed now (next fallback), not waited for.
+    """
+
+    retries: int = 2
+    backoff_base: float = 1.0
+    max_wait: float = 30.0
+
+    def backoff(self, retry: int) -> float:
+        """Wait before retry number ``retry`` (0-based): exponential, capped, no jitter."""
+        return float(min(self.max_wait, self.backoff_base * 2**retry))
+
+
+def run_bound_s(timeout: float, policy: RetryPolicy, models: int) -> float:
+    """Longest one request can take through every model: the bound the README documents.
+
+    Each model gets ``retries + 1`` attempts of at most ``timeout + DEADLINE_GRACE_S``
+    seconds and ``retries`` waits of at most ``max_wait`` seconds.
+    """
+    attempts = policy.retries + 1
+    return models * (attempts * (timeout + DEADLINE_GRACE_S) + policy.retries * policy.max_wait)
+
+
 class LiteLLMClient:
-    """Any litellm model, local or remote.
+    """Any litellm model, local or remote, with retries, backoff and fallbacks.
+
+    Remote requests are retried on transient faults with exponential backoff (respecting
+    ``Retry-After``); when a model's attempts run out, or it fails in a way retrying cannot
+    fix, the next of ``fallbacks`` is tried, and a model that failed is not asked again in
+    this client's lifetime. The bundled models run in-process: no network, no retries.
 
     Args:
         api_base: base URL of an OpenAI-compatible (or other) server, for remote models.
-        timeout: seconds one request may take.
-        num_retries: litellm's own retries for transient provider errors.
+        timeout: seconds one request may take; a hard deadline (plus a second of grace)
+            even against a server that keeps the connection alive without answering.
+        retries: further attempts per model for transient faults.
+        fallbacks: models tried in order when the requested one fails.
+        policy: backoff and wait caps; ``retries`` overrides its ``retries``.
+        sleep: how to wait (tests pass a recorder).
+        notify: called with a one-line notice on each retry and fallback (the CLI prints it).
     """
 
     def __init__(
-        self, *, api_base: str | None = None, timeout: float = 600.0, num_retries: int = 2
+        self,
+        *,
+        api_base: str | None = None,
+        timeout: float = 600.0,
+        retries: int | None = None,
+        fallbacks: Sequence[str] = (),
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
+        if not timeout > 0:
+            raise UsageError(
+                f"--timeout must be a positive number of seconds, not {timeout}.",
+                hint="For example --timeout 120.",
+            )
+        policy = policy or RetryPolicy()
+        if retries is not None:
+            policy = replace(policy, retries=retries)
+        if policy.retries < 0:
+            raise UsageError(
+                f"--retries must be 0 or more, not {policy.retries}.", hint="For example 2."
+            )
         self.api_base = api_base
-        self.timeout = timeout
-        self.num_retries = num_retries
+        self.timeout = float(timeout)
+        self.policy = policy
+        self.fallbacks = list(fallbacks)
+        self.sleep = sleep
+        self.notify = notify
+        self._failed: set[str] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def num_retries(self) -> int:
+        return self.policy.retries
+
+    def bound_s(self) -> float:
+        """Longest one request can take, through every fallback (local models excluded)."""
+        return run_bound_s(self.timeout, self.policy, 1 + len(self.fallbacks))
 
     # -- validation -----------------------------------------------------------------------
 
@@ -119,15 +223,73 @@ class LiteLLMClient:
                 hint=f"Set the {' or '.join(missing)} environment variable.",
             )
 
+    def check_models(self, model: str) -> None:
+        """``check_model`` for ``model`` and every fallback, before any call is made."""
+        for name in [model, *self.fallbacks]:
+            self.check_model(name)
+
     # -- LLMClient ------------------------------------------------------------------------
 
     def complete(self, request: ChatRequest) -> ChatResponse:
+        """The first answer from ``request.model`` or, failing that, its fallbacks.
+
+        Raises:
+            ProviderError: every model failed; the message names the last failure.
+            ContextOverflowError: the request does not fit the last model tried.
+        """
+        chain = [request.model, *[m for m in self.fallbacks if m != request.model]]
+        with self._lock:
+            candidates = [m for m in chain if m not in self._failed] or chain[-1:]
+        failures: list[str] = []
+        for position, model in enumerate(candidates):
+            try:
+                return self._with_retries(replace(request, model=model))
+            except (ProviderError, ContextOverflowError) as exc:
+                with self._lock:
+                    self._failed.add(model)
+                failures.append(model)
+                if position + 1 == len(candidates):
+                    if len(failures) > 1:
+                        exc.message = f"All models failed ({', '.join(failures)}). {exc.message}"
+                    raise
+                self._tell(f"{exc.message} Trying fallback {candidates[position + 1]}.")
+        raise AssertionError("unreachable: the chain is never empty")
+
+    def _with_retries(self, request: ChatRequest) -> ChatResponse:
+        if parse_model(request.model).is_local:
+            return self._call(request)  # in-process: nothing transient to retry
+        attempts = self.policy.retries + 1
+        for attempt in range(attempts):
+            try:
+                return self._call(request)
+            except ProviderError as exc:
+                if not exc.retryable or attempt + 1 == attempts:
+                    if exc.retryable and attempts > 1:
+                        exc.message = f"{exc.message} (after {attempts} attempts)"
+                    raise
+                wait = self.policy.backoff(attempt)
+                if exc.retry_after is not None:
+                    if exc.retry_after > self.policy.max_wait:
+                        exc.message = (
+                            f"{exc.message} (it asks to wait {exc.retry_after:g} s, more than "
+                            f"the {self.policy.max_wait:g} s we wait)"
+                        )
+                        raise
+                    wait = exc.retry_after
+                self._tell(f"{exc.message} Retrying in {wait:.1f} s ({attempt + 2}/{attempts}).")
+                self.sleep(wait)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _tell(self, notice: str) -> None:
+        if self.notify is not None:
+            self.notify(redact(notice))
+
+    def _call(self, request: ChatRequest) -> ChatResponse:
         kwargs: dict[str, Any] = {
             "model": request.model,
             "messages": request.messages,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
-            "timeout": self.timeout,
         }
         if request.response_schema is not None:
             kwargs["response_format"] = {
@@ -140,17 +302,23 @@ class LiteLLMClient:
                     "strict": False,
                 },
             }
-        if not parse_model(request.model).is_local:
-            kwargs["num_retries"] = self.num_retries
+        is_local = parse_model(request.model).is_local
+        if not is_local:
+            # Retries are ours (Retry-After, fallbacks, one bound): none in litellm or in
+            # the provider's SDK underneath, which would multiply the attempts.
+            kwargs.update(timeout=self.timeout, num_retries=0, max_retries=0)
             if self.api_base:
                 kwargs["api_base"] = self.api_base
                 if request.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
                     kwargs["api_key"] = "no-key-required"
         started = time.perf_counter()
         try:
-            response = litellm.completion(**kwargs)
+            if is_local:
+                response = litellm.completion(**kwargs)
+            else:
+                response = _within(self.timeout + DEADLINE_GRACE_S, litellm.completion, kwargs)
         except Exception as exc:
-            raise _translate_error(exc, request.model) from exc
+            raise _translate_error(exc, request.model, self.timeout) from exc
         latency = time.perf_counter() - started
         choice = response.choices[0]
         usage = getattr(response, "usage", None)
@@ -184,6 +352,54 @@ class LiteLLMClient:
         return int(window) if window else FALLBACK_CONTEXT_WINDOW
 
 
+def _within(seconds: float, function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """``function(**kwargs)``, or ``_DeadlineExceeded`` after ``seconds``.
+
+    httpx's timeout is per read, so a server sending a byte a second never trips it. The
+    call runs in a daemon thread that is abandoned on expiry: it cannot keep the process
+    alive, and its socket closes when the server or the process goes.
+    """
+    outcome: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+
+    def target() -> None:
+        try:
+            outcome.put((True, function(**kwargs)))
+        except BaseException as exc:
+            outcome.put((False, exc))
+
+    threading.Thread(target=target, name="summarizer-request", daemon=True).start()
+    try:
+        ok, value = outcome.get(timeout=seconds)
+    except queue.Empty:
+        raise _DeadlineExceeded(f"no complete answer within {seconds:g} s") from None
+    if ok:
+        return value
+    raise value
+
+
+def _retry_after(exc: Exception) -> float | None:
+    """Seconds the provider asked us to wait (``Retry-After``/``retry-after-ms``), if any."""
+    headers = getattr(exc, "litellm_response_headers", None)
+    if headers is None:
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+    if not headers:
+        return None
+    try:
+        milliseconds = headers.get("retry-after-ms")
+        if milliseconds is not None:
+            return max(0.0, float(milliseconds) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, AttributeError):
+        return None  # unparseable: fall back to our own backoff
+
+
 def _cost(response: Any, model: str) -> float | None:
     if parse_model(model).is_local:
         return 0.0
@@ -193,62 +409,97 @@ def _cost(response: Any, model: str) -> float | None:
         return None
 
 
-def _translate_error(exc: Exception, model: str) -> Exception:
+def _translate_error(exc: Exception, model: str, timeout: float) -> Exception:
     """litellm's exception zoo, as one of ours with a hint a person can act on."""
-    if isinstance(exc, ProviderError | ConfigError):
+    if isinstance(exc, ProviderError | ConfigError | ContextOverflowError):
         return exc
     provider = getattr(exc, "llm_provider", None)
-    detail = str(getattr(exc, "message", None) or exc).strip().splitlines()[0][:300]
+    detail = _detail(exc)
+    status = getattr(exc, "status_code", None)
+
+    def provider_error(message: str, hint: str, *, retryable: bool = False) -> ProviderError:
+        return ProviderError(
+            message,
+            model=model,
+            provider=provider,
+            hint=hint,
+            retryable=retryable,
+            retry_after=_retry_after(exc) if retryable else None,
+            status=status if isinstance(status, int) else None,
+        )
+
+    if isinstance(exc, _DeadlineExceeded):
+        return provider_error(
+            f"{model} did not answer within --timeout {timeout:g} s ({exc}).",
+            "Retry later, raise --timeout, or add --fallback MODEL.",
+            retryable=True,
+        )
     if isinstance(exc, litellm.ContextWindowExceededError):
         return ContextOverflowError(
             f"The request did not fit {model}'s context window: {detail}",
             hint="Use a model with a larger context window.",
         )
     if isinstance(exc, litellm.AuthenticationError):
-        return ProviderError(
+        return provider_error(
             f"{model} refused the API key: {detail}",
-            model=model,
-            provider=provider,
-            hint="Check the provider's API key environment variable.",
+            "Check the provider's API key environment variable.",
         )
     if isinstance(exc, litellm.NotFoundError):
-        return ProviderError(
+        return provider_error(
             f"{model} was not found by its provider: {detail}",
-            model=model,
-            provider=provider,
-            hint="Check the model name (and --api-base).",
+            "Check the model name (and --api-base).",
         )
     if isinstance(exc, litellm.RateLimitError):
-        return ProviderError(
-            f"{model} is rate-limited: {detail}",
-            model=model,
-            provider=provider,
-            hint="Wait and retry, or lower the request rate.",
+        return provider_error(
+            f"{model} is rate-limited (HTTP 429): {detail}",
+            "Wait and retry, lower the request rate, or add --fallback MODEL.",
+            retryable=True,
         )
     if isinstance(exc, litellm.Timeout):
-        return ProviderError(
-            f"{model} did not answer in time: {detail}",
-            model=model,
-            provider=provider,
-            hint="Retry, or raise --timeout.",
+        return provider_error(
+            f"{model} did not answer within --timeout {timeout:g} s.",
+            "Retry later, raise --timeout, or add --fallback MODEL.",
+            retryable=True,
         )
     if isinstance(exc, litellm.APIConnectionError):
-        return ProviderError(
+        return provider_error(
             f"Could not reach {model}: {detail}",
-            model=model,
-            provider=provider,
-            hint="Check the network and --api-base.",
+            "Check the network and --api-base, or add --fallback MODEL.",
+            retryable=True,
+        )
+    if "Connection error" in detail:  # litellm reports a dropped connection as HTTP 500
+        return provider_error(
+            f"Could not reach {model}: the connection failed or was dropped.",
+            "Check the network and --api-base, or add --fallback MODEL.",
+            retryable=True,
+        )
+    if "Expecting value" in detail or "JSONDecodeError" in detail:
+        return provider_error(
+            f"{model} answered with something that is not JSON (an error page from a proxy?).",
+            "Check --api-base points at the API (it usually ends in /v1), or retry later.",
+            retryable=True,
+        )
+    if isinstance(exc, _RETRYABLE):
+        return provider_error(
+            f"{model} failed on the provider's side (HTTP {status}): {detail}",
+            "The provider is having trouble: retry later, or add --fallback MODEL.",
+            retryable=True,
         )
     if isinstance(exc, litellm.BadRequestError):
-        return ProviderError(
-            f"{model} rejected the request: {detail}",
-            model=model,
-            provider=provider,
-            hint="Check the model name and options.",
+        return provider_error(
+            f"{model} rejected the request: {detail}", "Check the model name and options."
         )
-    return ProviderError(
+    return provider_error(
         f"{model} failed: {type(exc).__name__}: {detail}",
-        model=model,
-        provider=provider,
-        hint="Retry; run with --debug for details.",
+        "Retry; run with --debug for details.",
+        retryable=isinstance(status, int) and status >= 500,
     )
+
+
+def _detail(exc: Exception) -> str:
+    """The provider's own words, without litellm's class-name prefixes, on one line."""
+    text = str(getattr(exc, "message", None) or exc).strip()
+    text = text.splitlines()[0] if text else type(exc).__name__
+    # "litellm.RateLimitError: RateLimitError: OpenAIException - the words"
+    text = re.sub(r"^(?:litellm\.)?\w+Error: (?:\w+Error: )?(?:\w+Exception - )?", "", text)
+    return text[:300]

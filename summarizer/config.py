@@ -7,6 +7,7 @@ The config file is TOML, at ``$SUMMARIZER_CONFIG`` or ``~/.config/summarizer/con
     lang = "en"
     api_base = "http://localhost:8080/v1"
     timeout = 120
+    retries = 2
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Settings:
     lang: str = "en"
     api_base: str | None = None
     timeout: float = 600.0
+    retries: int = 2
     max_input_bytes: int = 10_000_000
 
 
@@ -71,6 +73,11 @@ def load_settings(**overrides: Any) -> Settings:
             raise ConfigError(
                 f"The config file {path} does not parse: {exc}.",
                 hint="Fix it, or point SUMMARIZER_CONFIG at another file.",
+            ) from exc
+        except OSError as exc:
+            raise ConfigError(
+                f"The config file {path} cannot be read: {exc.strerror}.",
+                hint="Check its permissions, or point SUMMARIZER_CONFIG at another file.",
             ) from exc
         unknown = sorted(set(data) - names)
         if unknown:

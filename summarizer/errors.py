@@ -13,9 +13,46 @@ uses for it (documented in the README)::
     ├── ProviderError               5  the model provider failed (network, auth, rate limit, 5xx)
     ├── ModelOutputError            6  the model's answer never matched the schema
     └── ContextOverflowError        7  a piece of input cannot fit the model's context window
+
+    (not exceptions: 130 interrupted with Ctrl-C, 1 an internal error, i.e. a bug)
+
+Every message and hint passes through ``redact``: an API key that a provider echoes back
+in an error never reaches the terminal, a log or a results file.
 """
 
 from __future__ import annotations
+
+import os
+import re
+
+# Environment variables whose values are secrets, by name.
+_SECRET_NAME = re.compile(r"(?:_API_KEY|_KEY|_TOKEN|_SECRET|_PASSWORD)$|^(?:API_KEY|TOKEN)$")
+# Shapes of secrets even when we do not know the value: bearer tokens, key-looking words,
+# and the value of any header or field named like a credential.
+_SECRET_SHAPES = (
+    re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}"),
+    re.compile(r"\b(?:sk|pk|rk|gsk|xai|hf)[-_][A-Za-z0-9_-]{6,}"),
+    re.compile(
+        r"(?i)((?:authorization|proxy-authorization|x-api-key|api[-_]?key|x-goog-api-key)"
+        r"[\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic)\s+)?[^\s\"',;}]+"
+    ),
+)
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    """``text`` with API keys and credential headers replaced by ``[redacted]``.
+
+    Known secrets (the values of ``*_API_KEY``, ``*_TOKEN``... environment variables) go
+    first, then anything shaped like a credential, so a key we were never told about is
+    still hidden when it appears as ``Authorization: Bearer ...``.
+    """
+    for name, value in os.environ.items():
+        if len(value) >= 8 and _SECRET_NAME.search(name.upper()) and value in text:
+            text = text.replace(value, REDACTED)
+    text = _SECRET_SHAPES[0].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _SECRET_SHAPES[1].sub(REDACTED, text)
+    return _SECRET_SHAPES[2].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
 
 
 class SummarizerError(Exception):
@@ -24,9 +61,22 @@ class SummarizerError(Exception):
     exit_code = 1
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
-        self.message = message
-        self.hint = hint
-        super().__init__(message if hint is None else f"{message} {hint}")
+        self._message = redact(message)
+        self.hint = None if hint is None else redact(hint)
+        super().__init__(self._message)
+
+    @property
+    def message(self) -> str:
+        """What went wrong, in one line, with secrets redacted."""
+        return self._message
+
+    @message.setter
+    def message(self, value: str) -> None:
+        self._message = redact(value)
+        self.args = (self._message,)
+
+    def __str__(self) -> str:
+        return self.message if self.hint is None else f"{self.message} {self.hint}"
 
 
 class UsageError(SummarizerError):
@@ -59,10 +109,24 @@ class ProviderError(SummarizerError):
     exit_code = 5
 
     def __init__(
-        self, message: str, *, model: str, provider: str | None = None, hint: str | None = None
+        self,
+        message: str,
+        *,
+        model: str,
+        provider: str | None = None,
+        hint: str | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        status: int | None = None,
     ) -> None:
         self.model = model
         self.provider = provider
+        #: A transient fault (timeout, dropped connection, 429, 5xx): worth another try.
+        self.retryable = retryable
+        #: Seconds the provider asked us to wait before retrying (``Retry-After``).
+        self.retry_after = retry_after
+        #: The HTTP status, when there was one.
+        self.status = status
         super().__init__(message, hint=hint)
 
 
@@ -71,7 +135,7 @@ class ModelOutputError(SummarizerError):
 
     def __init__(self, message: str, *, model: str, last_output: str, hint: str | None = None):
         self.model = model
-        self.last_output = last_output
+        self.last_output = redact(last_output)
         super().__init__(message, hint=hint)
 
 

@@ -1,50 +1,166 @@
 """Reading articles and writing results, carefully.
 
-Input: a path or ``-`` for stdin, refused early when it is too large, binary or not text.
+Input: a path or ``-`` for stdin. Refused before it is read when it is too large (the
+limit is ``max_input_bytes``: config file or ``SUMMARIZER_MAX_INPUT_BYTES``), and refused
+with a reason when it is binary, an image, or text in an encoding we cannot tell. UTF-8
+(with or without a BOM) and UTF-16 with a BOM are read as they are; Windows-1252/Latin-1
+text is recognised and decoded with a notice; anything else needs ``--encoding``. Line
+endings (``\\r\\n``, ``\\r``, mixed) all become ``\\n``.
+
 Output: written through a temporary file in the same folder and renamed into place, so a
 failed or interrupted run leaves the previous file intact and never a partial one.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import sys
 import tempfile
+import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 from summarizer.errors import InputError
 
 _BOMS = (
-    (b"\xef\xbb\xbf", "utf-8-sig"),
-    (b"\xff\xfe", "utf-16"),
-    (b"\xfe\xff", "utf-16"),
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
 )
+# Magic numbers of files people pass by mistake, so the message can say what it is.
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"RIFF", "a RIFF file (WebP image, WAV audio...)"),
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (or a .docx/.odt document)"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\x7fELF", "an executable"),
+)
+SIZE_HINT = "Split it, or raise max_input_bytes (config file or SUMMARIZER_MAX_INPUT_BYTES)."
+# In Western European text written in Windows-1252 most letters are ASCII; when most are
+# not, it is more likely another 8-bit code page (Cyrillic, Greek...) that also decodes.
+_MAX_NON_ASCII_LETTER_SHARE = 0.3
 
 
-def decode_article(data: bytes, *, source: str) -> str:
-    """Text of ``data``: UTF-8, or UTF-16 with a byte-order mark; anything else is refused."""
-    for bom, encoding in _BOMS:
+@dataclass(frozen=True)
+class Article:
+    """An article's text and how it was read."""
+
+    text: str
+    source: str
+    encoding: str
+    notice: str | None = None
+
+
+def _what_binary(data: bytes) -> str | None:
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            return kind
+    return None
+
+
+def _looks_like_cp1252(text: str) -> bool:
+    """Whether ``text`` (decoded as cp1252) reads like Western European prose."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return False
+    foreign = sum(1 for ch in letters if ord(ch) > 127)
+    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v")
+    return foreign / len(letters) <= _MAX_NON_ASCII_LETTER_SHARE and controls == 0
+
+
+def decode_article(data: bytes, *, source: str, encoding: str | None = None) -> Article:
+    """``data`` as text, with how it was decoded.
+
+    Raises:
+        InputError: binary, an image, or not text in an encoding we can tell.
+    """
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise InputError(
+                f"Unknown encoding {encoding!r}.",
+                path=source,
+                hint="Use a Python codec name: utf-8, cp1252, latin-1, utf-16, koi8-r, ...",
+            ) from exc
+        try:
+            return Article(_newlines(data.decode(encoding)), source, encoding)
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{source} is not valid {encoding} (invalid byte at position {exc.start}).",
+                path=source,
+                hint="Check the file's encoding (file -i FILE) and pass it with --encoding.",
+            ) from exc
+    for bom, name in _BOMS:
         if data.startswith(bom):
-            return data.decode(encoding)
-    if b"\x00" in data:
+            try:
+                return Article(_newlines(data.decode(name)), source, name)
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{source} starts with a {name} byte-order mark but is not valid {name}.",
+                    path=source,
+                    hint="Re-save it as UTF-8.",
+                ) from exc
+    kind = _what_binary(data)
+    if kind is not None:
         raise InputError(
-            f"{source} looks like a binary file, not text.",
+            f"{source} is {kind}, not text.",
+            path=source,
+            hint="Pass the article as a plain-text file (copy its text out first).",
+        )
+    if b"\x00" in data:
+        sample = data[:4096]
+        if sample.count(b"\x00") * 3 >= len(sample):  # every other byte: UTF-16 sans BOM
+            raise InputError(
+                f"{source} looks like UTF-16 text without a byte-order mark.",
+                path=source,
+                hint="Pass --encoding utf-16-le (or utf-16-be), or re-save it as UTF-8.",
+            )
+        raise InputError(
+            f"{source} is a binary file (it contains NUL bytes), not text.",
             path=source,
             hint="Pass the article as a plain-text file.",
         )
     try:
-        return data.decode("utf-8")
+        return Article(_newlines(data.decode("utf-8")), source, "utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{source} is not UTF-8 text (invalid byte at position {exc.start}).",
-            path=source,
-            hint="Convert it first, e.g. iconv -f WINDOWS-1252 -t UTF-8 FILE.",
-        ) from exc
+        utf8_error = exc
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and _looks_like_cp1252(text):
+        return Article(
+            _newlines(text),
+            source,
+            "cp1252",
+            notice=f"{source} is not UTF-8; read it as Windows-1252 (Latin-1). "
+            "If the text looks wrong, pass --encoding.",
+        )
+    raise InputError(
+        f"{source} is not UTF-8 text (invalid byte at position {utf8_error.start}) and its "
+        "encoding cannot be told.",
+        path=source,
+        hint="Pass its encoding with --encoding (e.g. --encoding cp1251), or convert it: "
+        "iconv -f ENCODING -t UTF-8 FILE.",
+    ) from utf8_error
 
 
-def read_article(path: str, *, max_bytes: int) -> str:
-    """The article text at ``path`` (``-`` reads stdin).
+def _newlines(text: str) -> str:
+    """Windows, old-Mac and mixed line endings, all as ``\\n``."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def load_article(path: str, *, max_bytes: int, encoding: str | None = None) -> Article:
+    """The article at ``path`` (``-`` reads stdin), read at most ``max_bytes + 1`` bytes.
 
     Raises:
         InputError: missing, a directory, unreadable, too large, binary, not text, or empty.
@@ -56,7 +172,9 @@ def read_article(path: str, *, max_bytes: int) -> str:
         file = Path(path)
         source = str(file)
         if not file.exists():
-            raise InputError(f"{file} does not exist.", path=source, hint="Check the path.")
+            raise InputError(
+                f"{file} does not exist.", path=source, hint="Check the path and spelling."
+            )
         if file.is_dir():
             raise InputError(
                 f"{file} is a directory.", path=source, hint="Pass the article's file."
@@ -67,34 +185,70 @@ def read_article(path: str, *, max_bytes: int) -> str:
                 raise InputError(
                     f"{file} is {size:,} bytes, over the {max_bytes:,}-byte limit.",
                     path=source,
-                    hint="Split it, or raise the limit with SUMMARIZER_MAX_INPUT_BYTES.",
+                    hint=SIZE_HINT,
                 )
             with file.open("rb") as handle:
+                # Never more than the limit and one byte, whatever stat said (pipes, /dev/*).
                 data = handle.read(max_bytes + 1)
         except PermissionError as exc:
             raise InputError(
                 f"{file} cannot be read: permission denied.",
                 path=source,
-                hint="Check the file's permissions.",
+                hint="Check the file's permissions (ls -l).",
             ) from exc
         except OSError as exc:
-            raise InputError(f"{file} cannot be read: {exc.strerror}.", path=source) from exc
+            raise InputError(
+                f"{file} cannot be read: {exc.strerror or exc}.",
+                path=source,
+                hint="Check the path and that it is a regular file.",
+            ) from exc
     if len(data) > max_bytes:
         raise InputError(
-            f"{source} is over the {max_bytes:,}-byte limit.",
-            path=source,
-            hint="Split it, or raise the limit with SUMMARIZER_MAX_INPUT_BYTES.",
+            f"{source} is over the {max_bytes:,}-byte limit.", path=source, hint=SIZE_HINT
         )
-    text = decode_article(data, source=source)
-    if not text.strip():
-        raise InputError(f"{source} is empty.", path=source, hint="Pass a file with text in it.")
-    return text
+    article = decode_article(data, source=source, encoding=encoding)
+    if not article.text.strip():
+        raise InputError(
+            f"{source} is empty{' (only whitespace)' if article.text else ''}.",
+            path=source,
+            hint="Pass a file with the article's text in it.",
+        )
+    return article
+
+
+def read_article(path: str, *, max_bytes: int, encoding: str | None = None) -> str:
+    """The text of ``load_article``.
+
+    Raises:
+        InputError: as ``load_article``.
+    """
+    return load_article(path, max_bytes=max_bytes, encoding=encoding).text
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one.
+
+    Raises:
+        InputError: the folder does not exist or cannot be written (exit code 3 as for the
+            input: a path the user gave us that we cannot use).
+    """
     directory = path.parent if str(path.parent) else Path(".")
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    if path.is_dir():
+        raise InputError(
+            f"Cannot write {path}: it is a directory.",
+            path=str(path),
+            hint="Name a file for --output.",
+        )
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=directory
+        )
+    except OSError as exc:
+        raise InputError(
+            f"Cannot write {path}: {exc.strerror or exc}.",
+            path=str(path),
+            hint="Check that the folder exists and is writable.",
+        ) from exc
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
