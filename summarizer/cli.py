@@ -600,5 +600,13 @@ def serve(
     _guarded(debug, action)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    # SIGTERM unwinds like an exception, so --output's temporary file is removed.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     app()

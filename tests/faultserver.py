@@ -16,7 +16,8 @@ to that model name; the last step repeats. Steps are joined with ``+``::
     hang        never answer (until the server stops)
 
 So ``openai/503+503+ok`` fails twice and then answers, and ``openai/429ra1`` is rate
-limited forever. Every request is recorded (``requests``) so tests can count attempts and
+limited forever. A label before a step's last ``-`` is ignored (``openai/primary-503``),
+so tests can give each scenario a fresh name; an unknown step answers 400. Every request is recorded (``requests``) so tests can count attempts and
 check headers. Stdlib only; run ``python -m tests.faultserver`` for a standalone server
 that prints its URL.
 """
@@ -115,7 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.counts[model] = index + 1
             state.requests.append(Seen(model, dict(self.headers.items()), body, time.time()))
         steps = model.split("/")[-1].split("+")
-        self._step(steps[min(index, len(steps) - 1)], body)
+        self._step(steps[min(index, len(steps) - 1)].rsplit("-", 1)[-1], body)
 
     def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -128,7 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _step(self, step: str, body: dict[str, Any]) -> None:
         match = _STEP.match(step)
-        word = match.group("word") if match else "ok"
+        word = match.group("word") if match else "unknown"
         if match and match.group("status"):
             status = int(match.group("status"))
             headers = {"Retry-After": match.group("ra")} if match.group("ra") else {}
@@ -166,8 +167,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(401, json.dumps({"error": error}).encode())
         elif word == "hang":
             self.server.state.stop.wait(600)
-        else:
+        elif word == "ok":
             self._send(200, _completion(body, _answer_content(body)))
+        else:
+            error = {"message": f"fault server: unknown step {step!r}", "type": "invalid"}
+            self._send(400, json.dumps({"error": error}).encode())
 
     def _try_send(self, status: int, payload: bytes) -> None:
         # The client may have given up first: that is the point of the test.

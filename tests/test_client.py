@@ -1,0 +1,327 @@
+"""client.py against a real HTTP server on loopback: retries, Retry-After, deadlines, fallbacks.
+
+Waits between retries go to a recorder instead of ``time.sleep``, so these tests are fast
+and can assert exactly how long the client *would* have waited.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator
+from email.utils import format_datetime
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from summarizer.client import LiteLLMClient, RetryPolicy, _retry_after, run_bound_s
+from summarizer.errors import ConfigError, ProviderError, UsageError
+from summarizer.llm import ChatRequest
+from tests.faultserver import FaultServer
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FaultServer]:
+    with FaultServer() as running:
+        yield running
+
+
+class Recorder:
+    """Stands in for time.sleep and for the CLI's notice printer."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+        self.notices: list[str] = []
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+def _client(server: FaultServer, recorder: Recorder, **kwargs: object) -> LiteLLMClient:
+    kwargs.setdefault("timeout", 2.0)
+    return LiteLLMClient(
+        api_base=server.url,
+        sleep=recorder.waits.append,
+        notify=recorder.notices.append,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _ask(client: LiteLLMClient, model: str) -> str:
+    request = ChatRequest(model=model, messages=[{"role": "user", "content": "hi"}], task="t")
+    return client.complete(request).text
+
+
+# Each test uses its own model names: the server counts requests per name.
+
+
+def test_a_valid_answer_is_parsed(server: FaultServer, recorder: Recorder) -> None:
+    request = ChatRequest(
+        model="openai/ok", messages=[{"role": "user", "content": "hi"}], task="summarize"
+    )
+
+    response = _client(server, recorder).complete(request)
+
+    assert '"title"' in response.text
+    assert response.finish_reason == "stop"
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (10, 5)
+    assert server.count("ok") == 1
+    assert recorder.waits == []
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_5xx_is_retried_with_exponential_backoff(
+    server: FaultServer, recorder: Recorder, status: int
+) -> None:
+    model = f"{status}+{status}+ok"
+
+    assert _ask(_client(server, recorder), f"openai/{model}")
+
+    assert server.count(model) == 3  # no hidden retries in litellm or the OpenAI SDK
+    assert recorder.waits == [1.0, 2.0]
+    assert len(recorder.notices) == 2
+    assert "Retrying in 1.0 s (2/3)" in recorder.notices[0]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_retries_run_out_with_a_clear_error(
+    server: FaultServer, recorder: Recorder, status: int
+) -> None:
+    model = f"{status}"
+
+    with pytest.raises(ProviderError) as caught:
+        _ask(_client(server, recorder, retries=3), f"openai/{model}")
+
+    assert server.count(model) == 4
+    assert recorder.waits == [1.0, 2.0, 4.0]
+    error = caught.value
+    assert error.exit_code == 5
+    assert f"(HTTP {status})" in error.message
+    assert error.message.endswith("(after 4 attempts)")
+    assert error.hint and "--fallback" in error.hint
+
+
+def test_backoff_is_capped(server: FaultServer, recorder: Recorder) -> None:
+    policy = RetryPolicy(retries=5, backoff_base=1.0, max_wait=3.0)
+
+    with pytest.raises(ProviderError):
+        _ask(_client(server, recorder, policy=policy), "openai/503")
+
+    assert recorder.waits == [1.0, 2.0, 3.0, 3.0, 3.0]
+
+
+def test_retry_after_is_respected(server: FaultServer, recorder: Recorder) -> None:
+    model = "429ra7+429ra0.5+ok"
+
+    assert _ask(_client(server, recorder), f"openai/{model}")
+
+    assert server.count(model) == 3
+    assert recorder.waits == [7.0, 0.5]  # the server's words, not our 1 s and 2 s
+
+
+def test_retry_after_longer_than_we_wait_fails_at_once(
+    server: FaultServer, recorder: Recorder
+) -> None:
+    with pytest.raises(ProviderError) as caught:
+        _ask(_client(server, recorder), "openai/429ra3600")
+
+    assert server.count("429ra3600") == 1
+    assert recorder.waits == []
+    assert "rate-limited (HTTP 429)" in caught.value.message
+    assert "asks to wait 3600 s, more than the 30 s we wait" in caught.value.message
+
+
+def test_rate_limit_without_retry_after_backs_off(server: FaultServer, recorder: Recorder) -> None:
+    with pytest.raises(ProviderError, match="rate-limited"):
+        _ask(_client(server, recorder), "openai/429")
+
+    assert server.count("429") == 3
+    assert recorder.waits == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "expected"),
+    [
+        ("retry-after", "12", 12.0),
+        ("retry-after", "0.25", 0.25),
+        ("retry-after-ms", "1500", 1.5),
+        ("retry-after", "soon", None),
+        ("retry-after", "-5", 0.0),
+    ],
+)
+def test_retry_after_header_forms(header: str, value: str, expected: float | None) -> None:
+    exc = types.SimpleNamespace(litellm_response_headers={header: value})
+
+    assert _retry_after(exc) == expected  # type: ignore[arg-type]
+
+
+def test_retry_after_as_an_http_date() -> None:
+    when = datetime.now(timezone.utc) + timedelta(seconds=120)
+    exc = types.SimpleNamespace(litellm_response_headers={"retry-after": format_datetime(when)})
+
+    wait = _retry_after(exc)  # type: ignore[arg-type]
+    assert wait is not None and 100 < wait <= 120
+
+
+def test_a_dropped_connection_is_retried(server: FaultServer, recorder: Recorder) -> None:
+    assert _ask(_client(server, recorder), "openai/drop+ok")
+
+    assert server.count("drop+ok") == 2
+    assert "connection failed or was dropped" in recorder.notices[0]
+
+
+def test_invalid_json_from_the_server_is_retried_then_explained(
+    server: FaultServer, recorder: Recorder
+) -> None:
+    with pytest.raises(ProviderError) as caught:
+        _ask(_client(server, recorder), "openai/badjson")
+
+    assert server.count("badjson") == 3
+    assert "answered with something that is not JSON" in caught.value.message
+    assert "--api-base" in (caught.value.hint or "")
+
+
+def test_a_slow_server_times_out_and_is_retried(server: FaultServer, recorder: Recorder) -> None:
+    model = "slow5+ok"
+
+    assert _ask(_client(server, recorder, timeout=0.5), f"openai/{model}")
+
+    assert server.count(model) == 2
+    assert "did not answer within --timeout 0.5 s" in recorder.notices[0]
+
+
+def test_a_server_that_trickles_bytes_hits_the_hard_deadline(
+    server: FaultServer, recorder: Recorder
+) -> None:
+    # httpx's timeout is per read: one byte every 0.2 s never trips a 0.5 s timeout.
+    with pytest.raises(ProviderError) as caught:
+        _ask(_client(server, recorder, timeout=0.5, retries=1), "openai/drip")
+
+    assert server.count("drip") == 2
+    assert "did not answer within --timeout 0.5 s" in caught.value.message
+    assert caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("model", "says"),
+    [("echo", "refused the API key"), ("400", "rejected the request"), ("404", "not found")],
+)
+def test_errors_that_retrying_cannot_fix_are_not_retried(
+    server: FaultServer, recorder: Recorder, model: str, says: str
+) -> None:
+    with pytest.raises(ProviderError, match=says):
+        _ask(_client(server, recorder), f"openai/{model}")
+
+    assert server.count(model) == 1
+    assert recorder.waits == []
+
+
+def test_no_retries_when_asked(server: FaultServer, recorder: Recorder) -> None:
+    with pytest.raises(ProviderError) as caught:
+        _ask(_client(server, recorder, retries=0), "openai/503+ok")
+
+    assert server.count("503+ok") == 1
+    assert "after" not in caught.value.message
+
+
+# -- fallbacks ------------------------------------------------------------------------------
+
+
+def test_fallbacks_are_tried_in_order(server: FaultServer, recorder: Recorder) -> None:
+    client = _client(server, recorder, retries=1, fallbacks=["openai/fb-a-500", "openai/fb-a-ok"])
+
+    assert _ask(client, "openai/fb-a-503")
+
+    assert [server.count(m) for m in ("fb-a-503", "fb-a-500", "fb-a-ok")] == [2, 2, 1]
+    assert "Trying fallback openai/fb-a-500" in recorder.notices[1]
+    assert "Trying fallback openai/fb-a-ok" in recorder.notices[3]
+
+
+def test_a_model_that_failed_is_not_asked_again(server: FaultServer, recorder: Recorder) -> None:
+    client = _client(server, recorder, retries=1, fallbacks=["openai/fb-b-ok"])
+
+    for _ in range(3):
+        assert _ask(client, "openai/fb-b-503")
+
+    # One failed round on the primary, then straight to the fallback: the run stays short.
+    assert server.count("fb-b-503") == 2
+    assert server.count("fb-b-ok") == 3
+
+
+def test_an_auth_failure_falls_back_at_once(server: FaultServer, recorder: Recorder) -> None:
+    client = _client(server, recorder, fallbacks=["openai/fb-c-ok"])
+
+    assert _ask(client, "openai/echo")
+
+    assert recorder.waits == []
+    assert server.count("fb-c-ok") == 1
+
+
+def test_when_every_model_fails_the_error_names_them(
+    server: FaultServer, recorder: Recorder
+) -> None:
+    client = _client(server, recorder, retries=0, fallbacks=["openai/fb-d-502"])
+
+    with pytest.raises(ProviderError) as caught:
+        _ask(client, "openai/fb-d-503")
+
+    message = caught.value.message
+    assert message.startswith("All models failed (openai/fb-d-503, openai/fb-d-502).")
+    assert "(HTTP 502)" in message
+
+
+def test_the_documented_bound() -> None:
+    policy = RetryPolicy(retries=2, max_wait=30.0)
+
+    # 2 models x (3 attempts x (10 s + 1 s grace) + 2 waits x 30 s)
+    assert run_bound_s(10.0, policy, models=2) == 2 * (3 * 11.0 + 2 * 30.0)
+    client = LiteLLMClient(timeout=10.0, fallbacks=["openai/b"], policy=policy)
+    assert client.bound_s() == run_bound_s(10.0, policy, models=2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [({"timeout": 0}, "--timeout must be a positive"), ({"retries": -1}, "--retries must be")],
+)
+def test_nonsense_settings_are_usage_errors(kwargs: dict[str, float], says: str) -> None:
+    with pytest.raises(UsageError, match=says):
+        LiteLLMClient(**kwargs)  # type: ignore[arg-type]
+
+
+# -- before any call ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "variable"),
+    [
+        ("openai/gpt-4o-mini", "OPENAI_API_KEY"),
+        ("anthropic/claude-3-5-haiku-latest", "ANTHROPIC_API_KEY"),
+        ("gemini/gemini-1.5-flash", "GEMINI_API_KEY"),
+    ],
+)
+def test_a_missing_key_is_reported_naming_the_variable(model: str, variable: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        LiteLLMClient().check_model(model)
+
+    assert caught.value.message == f"No API key found for {model!r} ({model.split('/')[0]})."
+    assert variable in (caught.value.hint or "")
+    assert caught.value.exit_code == 4
+
+
+def test_a_present_key_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-PLANTED-0000000000")
+
+    LiteLLMClient().check_model("openai/gpt-4o-mini")
+
+
+def test_fallbacks_are_checked_too() -> None:
+    client = LiteLLMClient(fallbacks=["anthropic/claude-3-5-haiku-latest"])
+
+    with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY"):
+        client.check_models("smollm2")
+
+
+def test_an_unknown_model_string() -> None:
+    with pytest.raises(ConfigError, match="litellm cannot tell which provider"):
+        LiteLLMClient().check_model("nonsense-provider/some-model")
