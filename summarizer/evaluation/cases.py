@@ -1,0 +1,167 @@
+"""Eval cases are data: one YAML file per case under ``evals/cases/``, validated here.
+
+Unknown keys are rejected everywhere (``extra="forbid"``), so a typo in a case file is an
+error when the case loads, never a silently ignored check.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from summarizer.errors import InputError
+
+# Evidence: groups of alternatives; every group must match (AND), any alternative in a
+# group may match (OR). [["Antalya"], ["Kuleba", "Kuleva"]] needs Antalya and Kuleba/Kuleva.
+Evidence = list[list[str]]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_evidence(value: Evidence) -> Evidence:
+    if not value or any(not group or any(not term.strip() for term in group) for group in value):
+        raise ValueError("evidence needs at least one group, and no group or term may be empty")
+    return value
+
+
+class Fact(_Strict):
+    """One atomic reference fact the output should carry."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    statement: str = Field(min_length=1)
+    evidence: Evidence
+    critical: bool = False
+    weight: float = Field(default=1.0, gt=0)
+
+    _evidence = field_validator("evidence")(_check_evidence)
+
+
+class Forbidden(_Strict):
+    """A claim the output must not make, or material that is not part of the story."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    statement: str = Field(min_length=1)
+    kind: Literal["contradiction", "invented", "noise", "injection"]
+    evidence: Evidence
+
+    _evidence = field_validator("evidence")(_check_evidence)
+
+
+class Length(_Strict):
+    """Bounds on the output's length, in words.
+
+    For summaries they apply to the ``summary`` field; for translations to the ratio of
+    output words to source words.
+    """
+
+    min_words: int | None = Field(default=None, ge=0)
+    max_words: int | None = Field(default=None, ge=1)
+    min_ratio: float | None = Field(default=None, gt=0)
+    max_ratio: float | None = Field(default=None, gt=0)
+
+
+class Constraints(_Strict):
+    output_language: str | None = Field(
+        default=None, description="ISO 639-1; defaults to the case's target_language."
+    )
+    length: Length = Field(default_factory=Length)
+    required_fields: list[str] = Field(default_factory=list)
+
+
+class Case(_Strict):
+    """One eval case: an article, what to do with it, and what a good output contains."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    description: str = ""
+    task: Literal["summary", "translation"] = "summary"
+    article: str = Field(description="Path of the article text, relative to the case file.")
+    source_language: str = Field(pattern=r"^[a-z]{2}$")
+    target_language: str = Field(pattern=r"^[a-z]{2}$")
+    tags: list[str] = Field(default_factory=list)
+    reference_facts: list[Fact] = Field(min_length=1)
+    forbidden: list[Forbidden] = Field(default_factory=list)
+    constraints: Constraints = Field(default_factory=Constraints)
+    # Names the output may use that do not appear in the article as written, such as
+    # exonyms in the target language ("Turkey" for "Turki"): the grounding check accepts them.
+    aliases: list[str] = Field(default_factory=list)
+
+    path: Path | None = Field(default=None, exclude=True)
+
+    @property
+    def output_language(self) -> str:
+        return self.constraints.output_language or self.target_language
+
+    def article_path(self) -> Path:
+        base = self.path.parent if self.path else Path.cwd()
+        return (base / self.article).resolve()
+
+    def article_text(self) -> str:
+        """The article's text.
+
+        Raises:
+            InputError: the article file is missing.
+        """
+        path = self.article_path()
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(
+                f"Case {self.id!r} points to {path}, which cannot be read: {exc.strerror}.",
+                hint="Fix the case's 'article' path (relative to the case file).",
+            ) from exc
+
+
+def default_evals_dir() -> Path:
+    """``evals/`` of the checkout (the suite's data is not part of the wheel)."""
+    return Path(__file__).resolve().parent.parent.parent / "evals"
+
+
+def load_case(path: Path) -> Case:
+    """Load and validate one case file.
+
+    Raises:
+        InputError: the file is not valid YAML or does not match the case schema.
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"Cannot read eval case {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InputError(f"Eval case {path} must be a YAML mapping.")
+    try:
+        case = Case.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]
+        )
+        raise InputError(
+            f"Eval case {path} does not match the case schema: {problems}",
+            hint="See evals/README.md for the case format.",
+        ) from exc
+    if case.id != path.stem:
+        raise InputError(f"Eval case {path} has id {case.id!r}; the id must equal the file name.")
+    case.path = path
+    return case
+
+
+def load_cases(evals_dir: Path | None = None, pattern: str = "*") -> list[Case]:
+    """Every case in ``<evals_dir>/cases`` whose id matches the glob ``pattern``, by id.
+
+    Raises:
+        InputError: no case matches, or a case file is invalid.
+    """
+    directory = (evals_dir or default_evals_dir()) / "cases"
+    paths = sorted(directory.glob("*.yaml"))
+    chosen = [p for p in paths if fnmatch.fnmatch(p.stem, pattern) or fnmatch.fnmatch(p.name, pattern)]
+    if not chosen:
+        raise InputError(
+            f"No eval case in {directory} matches {pattern!r}.",
+            hint="Use --cases with a glob over case ids, e.g. --cases 'antalya*'.",
+        )
+    return [load_case(p) for p in chosen]
