@@ -22,6 +22,17 @@ from summarizer.schema import Summary, Translation
 from summarizer.server import ErrorBody, create_app
 from tests.fakes import FakeLLM, draft
 
+# Generous: the machines running the tests are shared, and a slow answer is not a failure.
+TIMEOUT = 120.0
+
+
+def post(url: str, **kwargs: Any) -> httpx.Response:
+    return httpx.post(url, timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
+
+
+def get(url: str, **kwargs: Any) -> httpx.Response:
+    return httpx.get(url, timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
+
 
 @contextmanager
 def running(app: FastAPI) -> Iterator[str]:
@@ -65,11 +76,11 @@ def events(body: str) -> list[tuple[str, Any]]:
 
 
 def test_healthz_and_openapi(served: str) -> None:
-    health = httpx.get(f"{served}/healthz")
+    health = get(f"{served}/healthz")
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
     assert health.json()["default_model"] == "local/smollm2"
-    spec = httpx.get(f"{served}/openapi.json").json()
+    spec = get(f"{served}/openapi.json").json()
     assert {"/v1/summaries", "/v1/translations", "/healthz"} <= set(spec["paths"])
     responses = spec["paths"]["/v1/summaries"]["post"]["responses"]
     assert {"200", "400", "413", "422", "502", "504"} <= set(responses)
@@ -82,9 +93,7 @@ def test_healthz_and_openapi(served: str) -> None:
 def test_summary_has_the_cli_schema_and_asks_in_the_target_language(
     served: str, fake_llm: FakeLLM, seed_article: str
 ) -> None:
-    response = httpx.post(
-        f"{served}/v1/summaries", json={"text": seed_article, "target_language": "fr"}
-    )
+    response = post(f"{served}/v1/summaries", json={"text": seed_article, "target_language": "fr"})
     assert response.status_code == 200, response.text
     summary = Summary.model_validate(response.json())
     assert summary.source_language == "id"
@@ -96,7 +105,7 @@ def test_summary_has_the_cli_schema_and_asks_in_the_target_language(
 
 
 def test_language_names_and_regions_are_accepted(served: str, seed_article: str) -> None:
-    response = httpx.post(
+    response = post(
         f"{served}/v1/summaries", json={"text": seed_article, "target_language": "pt-BR"}
     )
     assert response.status_code == 200, response.text
@@ -104,7 +113,7 @@ def test_language_names_and_regions_are_accepted(served: str, seed_article: str)
 
 
 def test_named_model_is_used(served: str, fake_llm: FakeLLM, seed_article: str) -> None:
-    response = httpx.post(
+    response = post(
         f"{served}/v1/summaries", json={"text": seed_article, "model": "openai/gpt-4o-mini"}
     )
     assert response.status_code == 200, response.text
@@ -113,7 +122,7 @@ def test_named_model_is_used(served: str, fake_llm: FakeLLM, seed_article: str) 
 
 
 def test_translation_keeps_paragraphs(served: str, seed_article: str) -> None:
-    response = httpx.post(
+    response = post(
         f"{served}/v1/translations", json={"text": seed_article, "target_language": "en"}
     )
     assert response.status_code == 200, response.text
@@ -127,7 +136,7 @@ def test_translation_streams_one_event_per_chunk_then_done(how: str, seed_articl
     # A small window splits the seed article into several translate calls.
     fake = FakeLLM(context_window=700)
     with running(create_app(client=fake)) as url:
-        response = httpx.post(
+        response = post(
             f"{url}/v1/translations",
             json={"text": seed_article, "target_language": "en"},
             params={"stream": "true"} if how == "query" else None,
@@ -152,7 +161,7 @@ def test_translation_streams_one_event_per_chunk_then_done(how: str, seed_articl
 def test_stream_skips_answers_the_pipeline_rejects(seed_article: str) -> None:
     fake = FakeLLM().enqueue("not json at all")
     with running(create_app(client=fake)) as url:
-        response = httpx.post(f"{url}/v1/translations?stream=true", json={"text": seed_article})
+        response = post(f"{url}/v1/translations?stream=true", json={"text": seed_article})
     stream = events(response.text)
     assert [name for name, _ in stream] == ["start", "chunk", "done"]
     assert stream[-1][1]["meta"]["retries"] == 1
@@ -161,7 +170,7 @@ def test_stream_skips_answers_the_pipeline_rejects(seed_article: str) -> None:
 def test_stream_reports_a_provider_failure_as_an_error_event(seed_article: str) -> None:
     fake = FakeLLM().enqueue(ProviderError("upstream 503", model="m", hint="Retry."))
     with running(create_app(client=fake)) as url:
-        response = httpx.post(f"{url}/v1/translations?stream=true", json={"text": seed_article})
+        response = post(f"{url}/v1/translations?stream=true", json={"text": seed_article})
     assert response.status_code == 200  # the stream had started
     stream = events(response.text)
     assert [name for name, _ in stream] == ["start", "error"]
@@ -171,7 +180,7 @@ def test_stream_reports_a_provider_failure_as_an_error_event(seed_article: str) 
 
 
 def test_stream_validates_before_it_starts(served: str) -> None:
-    response = httpx.post(
+    response = post(
         f"{served}/v1/translations?stream=true", json={"text": "hi", "target_language": "zz"}
     )
     assert response.status_code == 422
@@ -223,7 +232,7 @@ def test_user_mistakes_are_clear_4xx(
     status: int,
     kind: str,
 ) -> None:
-    response = httpx.post(f"{served}{endpoint}", **request_args)
+    response = post(f"{served}{endpoint}", **request_args)
     assert response.status_code == status, response.text
     error = ErrorBody.model_validate(response.json())
     assert error.error == kind
@@ -234,14 +243,14 @@ def test_user_mistakes_are_clear_4xx(
 def test_oversize_bodies_are_413_with_or_without_content_length(fake_llm: FakeLLM) -> None:
     body = json.dumps({"text": "kata " * 400}).encode()
     with running(create_app(client=fake_llm, max_body_bytes=1000)) as url:
-        declared = httpx.post(f"{url}/v1/summaries", content=body, headers=JSON)
+        declared = post(f"{url}/v1/summaries", content=body, headers=JSON)
 
         def chunked() -> Iterator[bytes]:  # no Content-Length: the server has to count
             for start in range(0, len(body), 256):
                 yield body[start : start + 256]
 
-        streamed = httpx.post(f"{url}/v1/summaries", content=chunked(), headers=JSON)
-        small = httpx.post(f"{url}/v1/summaries", json={"text": "kata " * 50})
+        streamed = post(f"{url}/v1/summaries", content=chunked(), headers=JSON)
+        small = post(f"{url}/v1/summaries", json={"text": "kata " * 50})
     for response in (declared, streamed):
         assert response.status_code == 413
         assert response.json()["error"] == "body_too_large"
@@ -254,10 +263,10 @@ def test_unknown_and_unconfigured_models_with_the_real_client(seed_article: str)
     from summarizer.client import LiteLLMClient
 
     with running(create_app(client=LiteLLMClient(), preload=False)) as url:
-        unknown = httpx.post(
+        unknown = post(
             f"{url}/v1/summaries", json={"text": seed_article, "model": "nosuchprovider/x"}
         )
-        no_key = httpx.post(
+        no_key = post(
             f"{url}/v1/summaries", json={"text": seed_article, "model": "openai/gpt-4o-mini"}
         )
     assert unknown.status_code == 400
@@ -271,11 +280,11 @@ def test_allowed_models_restrict_what_requests_may_name(seed_article: str) -> No
     fake = FakeLLM()
     app = create_app(client=fake, allowed_models=["openai/gpt-4o-mini"])
     with running(app) as url:
-        allowed = httpx.post(
+        allowed = post(
             f"{url}/v1/summaries", json={"text": seed_article, "model": "openai/gpt-4o-mini"}
         )
-        default = httpx.post(f"{url}/v1/summaries", json={"text": seed_article, "model": "smollm2"})
-        refused = httpx.post(
+        default = post(f"{url}/v1/summaries", json={"text": seed_article, "model": "smollm2"})
+        refused = post(
             f"{url}/v1/summaries", json={"text": seed_article, "model": "anthropic/claude"}
         )
     assert allowed.status_code == 200
@@ -285,8 +294,8 @@ def test_allowed_models_restrict_what_requests_may_name(seed_article: str) -> No
 
 
 def test_unknown_paths_and_methods(served: str) -> None:
-    assert httpx.get(f"{served}/v1/nothing").status_code == 404
-    wrong_method = httpx.get(f"{served}/v1/summaries")
+    assert get(f"{served}/v1/nothing").status_code == 404
+    wrong_method = get(f"{served}/v1/summaries")
     assert wrong_method.status_code == 405
     assert "POST" in wrong_method.headers["allow"]
     assert wrong_method.json()["error"] == "method_not_allowed"
@@ -306,7 +315,7 @@ def test_unknown_paths_and_methods(served: str) -> None:
 def test_model_failures(reply: Any, status: int, kind: str, seed_article: str) -> None:
     fake = FakeLLM().enqueue(*[reply] * 3)
     with running(create_app(client=fake)) as url:
-        response = httpx.post(f"{url}/v1/summaries", json={"text": seed_article})
+        response = post(f"{url}/v1/summaries", json={"text": seed_article})
     assert response.status_code == status, response.text
     assert response.json()["error"] == kind
 
@@ -327,22 +336,23 @@ class BlockingLLM(FakeLLM):
 def test_request_timeout_is_504_and_the_worker_stops(stream: bool, seed_article: str) -> None:
     fake = BlockingLLM()
     fake.enqueue("not json, so the pipeline would ask again")
-    app = create_app(client=fake, request_timeout=0.5)
+    app = create_app(client=fake, request_timeout=2)
     with running(app) as url:
-        response = httpx.post(
+        response = post(
             f"{url}/v1/translations", params={"stream": stream}, json={"text": seed_article}
         )
         fake.release.set()
         app.state.service.executor.shutdown(wait=True)
     if stream:
         assert response.status_code == 200
-        assert events(response.text)[-1] == ("error", events(response.text)[-1][1])
-        assert events(response.text)[-1][1]["error"] == "timeout"
+        name, data = events(response.text)[-1]
+        assert (name, data["error"]) == ("error", "timeout")
     else:
         assert response.status_code == 504
         assert response.json()["error"] == "timeout"
-    # The abandoned request does not go on to its repair call.
-    assert len(fake.requests) == 1
+    # The abandoned request does not go on to its repair call (on a very slow machine it may
+    # not even have reached its first).
+    assert len(fake.requests) <= 1
 
 
 # -- many at once -----------------------------------------------------------------------------
@@ -366,7 +376,7 @@ def test_concurrent_requests_are_served_together_and_kept_apart(seed_article: st
     with running(create_app(client=fake, concurrency=len(languages))) as url:
 
         def ask(language: str) -> httpx.Response:
-            return httpx.post(
+            return post(
                 f"{url}/v1/summaries",
                 json={"text": seed_article, "target_language": language},
                 timeout=60,
@@ -389,7 +399,7 @@ def test_the_default_local_model_is_loaded_once_at_start_up(
     with running(create_app(client=fake_llm, preload=True)) as url:
         assert loads == ["smollm2"]
         for _ in range(3):
-            httpx.post(f"{url}/v1/summaries", json={"text": "Halo dunia, apa kabar?"})
+            post(f"{url}/v1/summaries", json={"text": "Halo dunia, apa kabar?"})
     assert loads == ["smollm2"]
     assert len(fake_llm.requests) == 3
 
@@ -417,16 +427,14 @@ def test_summarize_serve_starts_a_working_server(tmp_path: Any) -> None:
         while True:
             assert process.poll() is None, process.communicate()[1]
             try:
-                health = httpx.get(f"{url}/healthz")
+                health = get(f"{url}/healthz")
                 break
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "summarize serve did not come up"
                 time.sleep(0.2)
         assert health.json()["default_model"] == "local/smollm2"
-        bad_language = httpx.post(
-            f"{url}/v1/summaries", json={"text": "Halo.", "target_language": "zz"}
-        )
-        bad_model = httpx.post(f"{url}/v1/summaries", json={"text": "Halo.", "model": "nosuch/x"})
+        bad_language = post(f"{url}/v1/summaries", json={"text": "Halo.", "target_language": "zz"})
+        bad_model = post(f"{url}/v1/summaries", json={"text": "Halo.", "model": "nosuch/x"})
         assert bad_language.status_code == 422
         assert bad_model.status_code == 400
     finally:
@@ -441,8 +449,8 @@ def test_real_model_streams_a_translation_and_is_loaded_once() -> None:
     text = "Perundingan damai di Antalya berakhir tanpa kemajuan.\n\nKedua menteri bertemu."
     with running(create_app(request_timeout=300)) as url:
         loaded = dict(local._models)
-        first = httpx.post(f"{url}/v1/translations?stream=true", json={"text": text}, timeout=300)
-        second = httpx.post(f"{url}/v1/translations", json={"text": text}, timeout=300)
+        first = post(f"{url}/v1/translations?stream=true", json={"text": text}, timeout=300)
+        second = post(f"{url}/v1/translations", json={"text": text}, timeout=300)
     assert [name for name, _ in events(first.text)][-1] == "done", first.text
     assert second.status_code == 200, second.text
     assert Translation.model_validate(second.json()).meta.model == "local/smollm2"
