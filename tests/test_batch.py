@@ -1,0 +1,323 @@
+"""Batch runs: inputs, one line per article, resume after a kill, torn lines, concurrency."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from benchmarks.stub_server import running_stub
+from summarizer.batch import BatchJob, Tally, find_inputs, load_results, run_batch
+from summarizer.cli import app
+from summarizer.errors import InputError, ProviderError, UsageError
+from summarizer.llm import ChatRequest, ChatResponse, LLMClient
+from tests.fakes import FakeLLM
+
+REMOTE = BatchJob(task="summary", target_language="en", model="openai/test", concurrency=4)
+
+
+@pytest.fixture
+def articles(tmp_path: Path, seed_article: str) -> Path:
+    """A folder of six distinct articles."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"a{i}.txt").write_text(f"{seed_article}\n\nCatatan nomor {i}.\n")
+    return folder
+
+
+def lines(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def fake_factory(fake: LLMClient) -> Any:
+    return lambda text: fake
+
+
+# -- inputs ------------------------------------------------------------------------------
+
+
+def test_inputs_from_folders_globs_and_files_once_each(tmp_path: Path) -> None:
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / ".hidden").mkdir()
+    for name in ("d/a.txt", "d/sub/b.md", "d/c.json", "d/.hidden/x.txt", "e.txt", "f.TXT"):
+        (tmp_path / name).write_text("text")
+    found = find_inputs(
+        [str(tmp_path / "d"), str(tmp_path / "*.txt"), str(tmp_path / "d" / "a.txt")],
+        exclude=[tmp_path / "e.txt"],
+    )
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["d/a.txt", "d/sub/b.md"]
+
+
+@pytest.mark.parametrize("pattern", ["missing.txt", "*.nothing", "empty-dir"])
+def test_a_pattern_matching_nothing_is_an_input_error(tmp_path: Path, pattern: str) -> None:
+    (tmp_path / "empty-dir").mkdir()
+    with pytest.raises(InputError):
+        find_inputs([str(tmp_path / pattern)])
+
+
+# -- running -----------------------------------------------------------------------------
+
+
+def test_one_line_per_article_with_result_or_error(articles: Path, tmp_path: Path) -> None:
+    (articles / "empty.txt").write_text("   \n")
+    fake = FakeLLM()
+    out = tmp_path / "results.jsonl"
+    tally = run_batch([str(articles)], out, REMOTE, make_client=fake_factory(fake))
+    records = lines(out)
+    assert len(records) == 7
+    by_input = {Path(r["input"]).name: r for r in records}
+    assert by_input["empty.txt"]["ok"] is False
+    assert by_input["empty.txt"]["error"]["type"] == "InputError"
+    assert by_input["empty.txt"]["error"]["exit_code"] == 3
+    good = [r for r in records if r["ok"]]
+    assert len(good) == 6
+    assert all(r["result"]["target_language"] == "en" and r["task"] == "summary" for r in good)
+    assert (tally.done, tally.failed, tally.skipped) == (6, 1, 0)
+    # FakeLLM charges 10 in + 5 out per call, one call per short article.
+    assert (tally.input_tokens, tally.output_tokens) == (60, 30)
+    assert "done 6, failed 1, skipped 0, tokens 90" in tally.line()
+
+
+def test_a_provider_error_fails_that_article_only(articles: Path, tmp_path: Path) -> None:
+    fake = FakeLLM().enqueue(ProviderError("boom", model="openai/test", hint="Retry."))
+    job = BatchJob(task="summary", target_language="en", model="openai/test", concurrency=1)
+    out = tmp_path / "r.jsonl"
+    tally = run_batch([str(articles)], out, job, make_client=fake_factory(fake))
+    errors = [r["error"] for r in lines(out) if not r["ok"]]
+    assert errors == [
+        {"type": "ProviderError", "message": "boom", "hint": "Retry.", "exit_code": 5}
+    ]
+    assert (tally.done, tally.failed) == (5, 1)
+
+
+def test_rerun_skips_what_is_done_and_adds_no_duplicate(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    first_three = [str(p) for p in sorted(articles.glob("*.txt"))[:3]]
+    run_batch(first_three, out, REMOTE, make_client=fake_factory(FakeLLM()))
+    fake = FakeLLM()
+    tally = run_batch([str(articles)], out, REMOTE, make_client=fake_factory(fake))
+    assert (tally.done, tally.skipped) == (3, 3)
+    assert len(fake.requests) == 3
+    inputs = [os.path.abspath(r["input"]) for r in lines(out)]
+    assert len(inputs) == len(set(inputs)) == 6
+
+
+def test_a_torn_last_line_is_cut_and_that_article_redone(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    run_batch([str(articles)], out, REMOTE, make_client=fake_factory(FakeLLM()))
+    whole = out.read_bytes().splitlines(keepends=True)
+    torn = b"".join(whole[:-1]) + whole[-1][: len(whole[-1]) // 2]
+    out.write_bytes(torn)
+    records, repaired = load_results(out)
+    assert repaired and len(records) == 5
+    assert out.read_bytes() == b"".join(whole[:-1])
+
+    out.write_bytes(torn)
+    tally = run_batch([str(articles)], out, REMOTE, make_client=fake_factory(FakeLLM()))
+    assert tally.repaired and (tally.done, tally.skipped) == (1, 5)
+    assert len({r["input"] for r in lines(out)}) == len(lines(out)) == 6
+
+
+def test_a_corrupt_line_in_the_middle_stops_the_run(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    run_batch([str(articles)], out, REMOTE, make_client=fake_factory(FakeLLM()))
+    content = out.read_text().splitlines(keepends=True)
+    out.write_text(content[0] + "not json\n" + "".join(content[1:]))
+    with pytest.raises(InputError, match="line 2"):
+        run_batch([str(articles)], out, REMOTE, make_client=fake_factory(FakeLLM()))
+
+
+def test_retry_failed_replaces_error_lines(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    failing = FakeLLM().enqueue(ProviderError("down", model="openai/test"))
+    job = BatchJob(task="summary", target_language="en", model="openai/test", concurrency=1)
+    run_batch([str(articles)], out, job, make_client=fake_factory(failing))
+    assert sum(not r["ok"] for r in lines(out)) == 1
+    plain = run_batch([str(articles)], out, job, make_client=fake_factory(FakeLLM()))
+    assert (plain.done, plain.skipped) == (0, 6)  # a failure counts as done unless retried
+    retry = BatchJob(**{**job.__dict__, "retry_failed": True})
+    tally = run_batch([str(articles)], out, retry, make_client=fake_factory(FakeLLM()))
+    assert (tally.done, tally.skipped) == (1, 5)
+    records = lines(out)
+    assert len(records) == 6 and all(r["ok"] for r in records)
+
+
+def test_translate_task(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    job = BatchJob(task="translate", target_language="fr", model="openai/test")
+    run_batch([str(articles)], out, job, make_client=fake_factory(FakeLLM()))
+    records = lines(out)
+    assert all(r["ok"] and r["result"]["paragraphs"] for r in records)
+    assert {r["result"]["target_language"] for r in records} == {"fr"}
+
+
+def test_a_second_writer_is_refused(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    release = threading.Event()
+    entered = threading.Event()
+
+    class Blocking(FakeLLM):
+        def complete(self, request: ChatRequest) -> ChatResponse:
+            entered.set()
+            release.wait(30)
+            return super().complete(request)
+
+    job = BatchJob(task="summary", target_language="en", model="openai/test", concurrency=1)
+    worker = threading.Thread(
+        target=run_batch,
+        args=([str(articles)], out, job),
+        kwargs={"make_client": fake_factory(Blocking())},
+    )
+    worker.start()
+    try:
+        assert entered.wait(30)
+        with pytest.raises(UsageError, match="Another summarize batch"):
+            run_batch([str(articles)], out, job, make_client=fake_factory(FakeLLM()))
+    finally:
+        release.set()
+        worker.join(30)
+    assert len(lines(out)) == 6
+
+
+class Gate(FakeLLM):
+    """Counts requests in flight; each waits (bounded) until ``width`` are in flight."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.width = width
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.most = 0
+        self.full = threading.Event()
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        with self.lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+            if self.in_flight >= self.width:
+                self.full.set()
+        self.full.wait(2)  # a bound, not a measurement: the test never fails on time
+        with self.lock:
+            self.in_flight -= 1
+        return super().complete(request)
+
+
+def test_remote_models_run_articles_concurrently(articles: Path, tmp_path: Path) -> None:
+    gate = Gate(width=4)
+    run_batch([str(articles)], tmp_path / "r.jsonl", REMOTE, make_client=fake_factory(gate))
+    assert gate.most == 4
+
+
+def test_a_local_model_runs_one_article_at_a_time(articles: Path, tmp_path: Path) -> None:
+    gate = Gate(width=2)
+    job = BatchJob(task="summary", target_language="en", model="local/smollm2", concurrency=8)
+    tally = run_batch([str(articles)], tmp_path / "r.jsonl", job, make_client=fake_factory(gate))
+    assert gate.most == 1 and tally.done == 6
+
+
+def test_tally_line_mentions_unknown_cost_and_cache() -> None:
+    tally = Tally()
+    meta = {"usage": {"input_tokens": 1000, "output_tokens": 200}, "cost_usd": None}
+    tally.add({"ok": True, "result": {"meta": {**meta, "cached": False}}})
+    tally.add({"ok": True, "result": {"meta": {**meta, "cost_usd": 0.5, "cached": True}}})
+    tally.add({"ok": False, "error": {}})
+    assert tally.line() == (
+        "done 2, failed 1, skipped 0, tokens 2,400 (in 2,000, out 400), "
+        "cost $0.5000 (+ unknown for 1), from cache 1"
+    )
+
+
+# litellm's OpenAI client cache races when threads make their first call at once, and drops
+# the losing clients with their sockets open: a harmless ResourceWarning that is not ours.
+litellm_socket_leak = pytest.mark.filterwarnings(
+    "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
+)
+
+
+# -- the command, over real HTTP to the loopback stub -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def stub_url() -> Iterator[str]:
+    with running_stub(latency=0.3) as url:
+        yield url
+
+
+def batch_command(articles: Path, out: Path, url: str, *extra: str) -> list[str]:
+    return [
+        "batch",
+        str(articles),
+        "--out",
+        str(out),
+        "--model",
+        "openai/stub",
+        "--api-base",
+        url,
+        *extra,
+    ]
+
+
+@litellm_socket_leak
+def test_cli_batch_writes_results_and_a_tally(
+    articles: Path, tmp_path: Path, stub_url: str
+) -> None:
+    (articles / "empty.txt").write_text("")
+    out = tmp_path / "r.jsonl"
+    result = CliRunner().invoke(app, batch_command(articles, out, stub_url, "-c", "8"))
+    assert result.exit_code == 1, result.output  # one article failed
+    assert "done 6, failed 1, skipped 0" in result.stderr
+    assert "\x1b[" not in result.stderr  # no progress bar when stderr is not a terminal
+    again = CliRunner().invoke(app, batch_command(articles, out, stub_url))
+    assert "done 0, failed 0, skipped 7" in again.stderr
+    assert again.exit_code == 0
+
+
+@litellm_socket_leak
+def test_cli_batch_resumes_after_being_killed(
+    articles: Path, tmp_path: Path, stub_url: str, seed_article: str
+) -> None:
+    for i in range(6, 16):
+        (articles / f"a{i}.txt").write_text(f"{seed_article}\n\nCatatan nomor {i}.\n")
+    out = tmp_path / "r.jsonl"
+    command = [sys.executable, "-c", "from summarizer.cli import main; main()"]
+    process = subprocess.Popen(
+        [*command, *batch_command(articles, out, stub_url, "-c", "2", "--no-cache")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if out.exists() and out.read_text().count("\n") >= 3:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "the batch finished before it could be killed"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(30)
+        assert process.stderr is not None
+        process.stderr.close()
+    partial = lines(out)  # every line parses: nothing torn or corrupt
+    assert 3 <= len(partial) < 16
+    with out.open("ab") as handle:  # as if the kill had landed in the middle of a write
+        handle.write(b'{"input": "' + str(articles).encode() + b'/a9.txt", "ok": tr')
+
+    resumed = CliRunner().invoke(app, batch_command(articles, out, stub_url, "-c", "8"))
+    assert resumed.exit_code == 0, resumed.output
+    assert f"skipped {len(partial)}" in resumed.stderr
+    assert "torn last line" in resumed.stderr
+    records = lines(out)
+    inputs = [Path(r["input"]).name for r in records]
+    assert len(inputs) == len(set(inputs)) == 16
+    assert all(r["ok"] for r in records)

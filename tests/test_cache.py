@@ -1,0 +1,274 @@
+"""The response cache: keys, persistence, meta.cached, --no-cache and `summarize cache`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from benchmarks.stub_server import running_stub
+from summarizer import pipeline
+from summarizer.cache import (
+    CachingClient,
+    ResponseCache,
+    cache_dir,
+    cache_path,
+    caching_client,
+    mark_cached,
+    request_key,
+)
+from summarizer.cli import app
+from summarizer.errors import ConfigError
+from summarizer.llm import ChatRequest, ChatResponse
+from summarizer.schema import Summary, Usage
+from tests.fakes import FakeLLM
+
+MODEL = "openai/test-model"
+
+
+def summarize_with(client: CachingClient, text: str, lang: str = "en") -> Summary:
+    summary = pipeline.summarize(text, target_language=lang, model=MODEL, client=client)
+    return client.mark(summary)
+
+
+@pytest.fixture
+def cache() -> Iterator[ResponseCache]:
+    store = ResponseCache()
+    yield store
+    store.close()
+
+
+def test_cache_dir_prefers_the_override_then_xdg(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SUMMARIZER_CACHE_DIR", str(tmp_path / "override"))
+    assert cache_dir() == tmp_path / "override"
+    monkeypatch.delenv("SUMMARIZER_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_path() == tmp_path / "xdg" / "summarizer" / "responses.sqlite3"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == tmp_path / "home" / ".cache" / "summarizer"
+
+
+def test_a_repeated_article_is_answered_from_the_cache(
+    cache: ResponseCache, seed_article: str
+) -> None:
+    inner = FakeLLM()
+    first = summarize_with(
+        CachingClient(inner, cache, raw_text=seed_article, options={}), seed_article
+    )
+    calls = len(inner.requests)
+    assert calls >= 1
+    second = summarize_with(
+        CachingClient(inner, cache, raw_text=seed_article, options={}), seed_article
+    )
+    assert len(inner.requests) == calls  # nothing sent the second time
+    assert first.meta.cached is False
+    assert second.meta.cached is True
+    assert second.meta.usage == Usage() and second.meta.cost_usd == 0.0
+    assert second.model_dump(exclude={"meta"}) == first.model_dump(exclude={"meta"})
+    assert second.meta.prompt_sha256 == first.meta.prompt_sha256
+
+
+def test_entries_survive_reopening_the_file(seed_article: str) -> None:
+    inner = FakeLLM()
+    store = ResponseCache()
+    summarize_with(CachingClient(inner, store, raw_text=seed_article, options={}), seed_article)
+    store.close()
+    calls = len(inner.requests)
+    reopened = ResponseCache()
+    again = summarize_with(
+        CachingClient(inner, reopened, raw_text=seed_article, options={}), seed_article
+    )
+    reopened.close()
+    assert len(inner.requests) == calls
+    assert again.meta.cached
+
+
+def test_only_noise_outside_the_cleaned_article_still_hits(
+    cache: ResponseCache, seed_article: str
+) -> None:
+    inner = FakeLLM()
+    summarize_with(CachingClient(inner, cache, raw_text=seed_article, options={}), seed_article)
+    noisy = "  " + seed_article + "\n"
+    again = summarize_with(CachingClient(inner, cache, raw_text=noisy, options={}), noisy)
+    assert again.meta.cached
+
+
+@pytest.mark.parametrize(
+    ("lang", "options", "text_suffix"),
+    [
+        ("fr", {}, ""),  # other messages (target language)
+        ("en", {"api_base": "http://other:8000/v1"}, ""),  # other options
+        ("en", {}, "\n\nSatu kalimat lagi tentang perundingan itu."),  # other article
+    ],
+)
+def test_any_difference_misses(
+    cache: ResponseCache,
+    seed_article: str,
+    lang: str,
+    options: dict[str, str],
+    text_suffix: str,
+) -> None:
+    inner = FakeLLM()
+    summarize_with(CachingClient(inner, cache, raw_text=seed_article, options={}), seed_article)
+    calls = len(inner.requests)
+    text = seed_article + text_suffix
+    other = summarize_with(CachingClient(inner, cache, raw_text=text, options=options), text, lang)
+    assert len(inner.requests) > calls
+    assert other.meta.cached is False
+
+
+def test_the_key_covers_model_and_generation_options() -> None:
+    base = ChatRequest(model=MODEL, messages=[{"role": "user", "content": "hi"}], task="summarize")
+    variants = [
+        ChatRequest(model="openai/other", messages=base.messages, task="summarize"),
+        ChatRequest(model=MODEL, messages=base.messages, task="summarize", max_tokens=10),
+        ChatRequest(model=MODEL, messages=base.messages, task="summarize", temperature=0.7),
+        ChatRequest(
+            model=MODEL,
+            messages=base.messages,
+            task="summarize",
+            response_schema={"type": "object"},
+        ),
+    ]
+    key = request_key(base, article="a", options={})
+    assert key == request_key(base, article="a", options={})
+    others = {request_key(v, article="a", options={}) for v in variants}
+    others |= {request_key(base, article="b", options={})}
+    others |= {request_key(base, article="a", options={"api_base": "x"})}
+    assert key not in others and len(others) == len(variants) + 2
+
+
+def test_a_partly_cached_result_is_not_marked(cache: ResponseCache) -> None:
+    inner = FakeLLM()
+    client = CachingClient(inner, cache, raw_text="x", options={})
+    request = ChatRequest(model=MODEL, messages=[{"role": "user", "content": "a"}], task="t")
+    client.complete(request)
+    client.complete(request)
+    assert (client.hits, client.misses) == (1, 1)
+    assert not client.fully_cached
+
+
+def test_errors_are_not_cached(cache: ResponseCache) -> None:
+    from summarizer.errors import ProviderError
+
+    inner = FakeLLM().enqueue(ProviderError("down", model=MODEL))
+    client = CachingClient(inner, cache, raw_text="x", options={})
+    request = ChatRequest(model=MODEL, messages=[{"role": "user", "content": "a"}], task="t")
+    with pytest.raises(ProviderError):
+        client.complete(request)
+    assert client.complete(request).text  # asked again, answered
+    assert len(inner.requests) == 2
+
+
+def test_disabled_cache_is_the_inner_client(seed_article: str) -> None:
+    inner = FakeLLM()
+    assert caching_client(inner, raw_text="x", model=MODEL, api_base=None, enabled=False) is inner
+    summary = pipeline.summarize(seed_article, target_language="en", model=MODEL, client=inner)
+    assert mark_cached(inner, summary) is summary
+
+
+def test_info_and_clear(cache: ResponseCache) -> None:
+    response = ChatResponse(text="{}", usage=Usage(input_tokens=3), cost_usd=0.25)
+    cache.put("k1", MODEL, response)
+    cache.put("k2", MODEL, response)
+    assert cache.get("k1") is not None and cache.get("k1") is not None
+    info = cache.info()
+    assert (info.entries, info.hits) == (2, 2)
+    assert info.saved_usd == pytest.approx(0.5)
+    assert info.size_bytes > 0
+    assert cache.clear() == 2
+    assert cache.get("k1") is None
+    assert cache.info().entries == 0
+
+
+def test_a_file_that_is_not_a_cache_is_a_config_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "responses.sqlite3"
+    bogus.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ConfigError, match="--no-cache"):
+        ResponseCache(bogus)
+
+
+def test_sqlite_file_is_where_info_says(cache: ResponseCache) -> None:
+    cache.put("k", MODEL, ChatResponse(text="x"))
+    with sqlite3.connect(cache_path()) as db:
+        assert db.execute("SELECT COUNT(*) FROM responses").fetchone() == (1,)
+
+
+# litellm's OpenAI client cache races when threads make their first call at once, and drops
+# the losing clients with their sockets open: a harmless ResourceWarning that is not ours.
+litellm_socket_leak = pytest.mark.filterwarnings(
+    "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
+)
+
+
+# -- through the CLI, over real HTTP to the loopback stub -------------------------------
+
+
+@pytest.fixture(scope="module")
+def stub_url() -> Iterator[str]:
+    with running_stub(latency=0.0) as url:
+        yield url
+
+
+def served(url: str) -> int:
+    with urllib.request.urlopen(url + "/stats", timeout=10) as answer:
+        return int(json.load(answer)["requests"])
+
+
+@litellm_socket_leak
+def test_cli_second_run_is_free_and_no_cache_pays(stub_url: str, seed_path: Path) -> None:
+    runner = CliRunner()
+    command = [
+        str(seed_path),
+        "--model",
+        "openai/stub",
+        "--api-base",
+        stub_url,
+        "--format",
+        "json",
+        "--quiet",
+    ]
+    before = served(stub_url)
+    first = runner.invoke(app, command)
+    assert first.exit_code == 0, first.output
+    paid = served(stub_url) - before
+    assert paid >= 1
+    second = runner.invoke(app, command)
+    assert second.exit_code == 0, second.output
+    assert served(stub_url) - before == paid
+    assert json.loads(first.stdout)["meta"]["cached"] is False
+    assert json.loads(second.stdout)["meta"]["cached"] is True
+
+    third = runner.invoke(app, [*command, "--no-cache"])
+    assert third.exit_code == 0, third.output
+    assert served(stub_url) - before == 2 * paid
+    assert json.loads(third.stdout)["meta"]["cached"] is False
+
+    info = runner.invoke(app, ["cache", "info"])
+    assert info.exit_code == 0
+    assert f"entries: {paid}" in info.stdout and str(cache_path()) in info.stdout
+    cleared = runner.invoke(app, ["cache", "clear"])
+    assert cleared.exit_code == 0 and f"Removed {paid}" in cleared.stdout
+    assert "entries: 0" in runner.invoke(app, ["cache", "info"]).stdout
+
+
+@litellm_socket_leak
+def test_cli_cache_info_without_a_cache_creates_nothing() -> None:
+    result = CliRunner().invoke(app, ["cache", "info"])
+    assert result.exit_code == 0 and "entries: 0" in result.stdout
+    assert not cache_path().exists()
+
+
+@litellm_socket_leak
+def test_cli_cache_unknown_action_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["cache", "purge"])
+    assert result.exit_code == 2
+    assert "summarize cache info" in result.output
