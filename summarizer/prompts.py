@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from summarizer.errors import TemplateError
@@ -103,6 +104,16 @@ def render(
             raise TemplateError(
                 f"Prompt template {name!r} uses a variable that was not provided: {exc.message}.",
                 hint="Use only the variables listed in the task's README.md.",
+            ) from exc
+        except SecurityError as exc:
+            raise TemplateError(
+                f"Prompt template {name!r} tried something the sandbox forbids: {exc}.",
+                hint="Templates may only format the variables they are given.",
+            ) from exc
+        except (jinja2.TemplateError, OSError) as exc:
+            raise TemplateError(
+                f"Prompt template {name!r} failed to render: {type(exc).__name__}: {exc}.",
+                hint="Fix the template, or point --prompts-dir at a working folder.",
             ) from exc
         messages.append({"role": role, "content": content.strip()})
         templates.append(name)

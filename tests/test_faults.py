@@ -74,7 +74,7 @@ INPUT_CASES = [
          files=_file("a.png", b"\x89PNG\r\n\x1a\n" + bytes(32))),
     Case("cp1251", "Cyrillic cp1251 (8-bit, not UTF-8)", _local("ru.txt"), 3,
          "encoding cannot be told", files=_file("ru.txt", "Переговоры в Анталье".encode("cp1251"))),
-    Case("utf16-nobom", "UTF-16 without BOM", _local("u.txt"), 3, "UTF-16 text without a byte-order",
+    Case("utf16-nobom", "UTF-16 without BOM", _local("u.txt"), 3, "UTF-16 text without a byte",
          files=_file("u.txt", ARTICLE.encode("utf-16-le"))),
     Case("bad-encoding", "--encoding unknown", _local("a.txt", "--encoding", "klingon"), 3,
          "Unknown encoding 'klingon'.", files=_file("a.txt", ARTICLE.encode())),

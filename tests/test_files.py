@@ -164,7 +164,7 @@ def test_western_8_bit_text_is_detected_and_decoded_with_a_notice(codec: str) ->
 
 
 def test_cp1252_typographic_quotes_and_dashes() -> None:
-    text = "“Smart quotes” – and a dash… and the euro: 5 €.\n"
+    text = "\u201cSmart quotes\u201d \u2013 and a dash\u2026 and the euro: 5 \u20ac.\n"
 
     assert decode_article(text.encode("cp1252"), source="a.txt").text == text
 
