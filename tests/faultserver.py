@@ -18,8 +18,8 @@ to that model name; the last step repeats. Steps are joined with ``+``::
 So ``openai/503+503+ok`` fails twice and then answers, and ``openai/429ra1`` is rate
 limited forever. A label before a step's last ``-`` is ignored (``openai/primary-503``),
 so tests can give each scenario a fresh name; an unknown step answers 400. Every request
-is recorded (``requests``) so tests can count attempts and check headers. Stdlib only; run ``python -m tests.faultserver`` for a standalone server
-that prints its URL.
+is recorded (``requests``) so tests can count attempts and check headers. Stdlib only;
+``python -m tests.faultserver`` runs a standalone server that prints its URL.
 """
 
 from __future__ import annotations
