@@ -8,6 +8,11 @@ fault-injecting server in ``tests/faultserver.py`` on 127.0.0.1: real HTTP, real
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,3 +241,88 @@ def test_quiet_silences_retry_notices_but_not_errors(tmp_path: Path, server: Fau
 
     assert invoke(ok, tmp_path, server.url)[2] == ""
     assert "Error: " in invoke(failing, tmp_path, server.url)[2]
+
+
+# -- nothing lost: --output survives a killed run -------------------------------------------
+
+_STUCK_IN_WRITE = """
+import os, sys, time
+def stuck(descriptor):
+    open(os.environ["READY"], "w").close()  # the temporary file is written, not renamed
+    time.sleep(120)
+os.fsync = stuck
+from summarizer.cli import main
+main()
+"""
+
+
+def _start(args: list[str], tmp_path: Path, script: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        cwd=tmp_path,
+        env={**os.environ, "READY": str(tmp_path / "ready"), "PYTHONDONTWRITEBYTECODE": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while not condition():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"never got there: {process.communicate()[1]}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def previous(tmp_path: Path) -> Path:
+    target = tmp_path / "out" / "summary.md"
+    target.parent.mkdir()
+    target.write_text("previous result\n", encoding="utf-8")
+    return target
+
+
+def test_sigkill_while_waiting_for_the_model_keeps_the_previous_output(
+    server: FaultServer, tmp_path: Path, previous: Path
+) -> None:
+    args = [str(SEED), "--model", "openai/kill-hang", "--api-base", server.url, "-o", str(previous)]
+    process = _start(args, tmp_path, "from summarizer.cli import main; main()")
+    _wait_for(lambda: server.count("kill-hang") > 0, process)
+
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+
+    assert previous.read_text(encoding="utf-8") == "previous result\n"
+    assert [p.name for p in previous.parent.iterdir()] == ["summary.md"]
+
+
+def test_sigkill_mid_write_never_leaves_a_partial_output(
+    server: FaultServer, tmp_path: Path, previous: Path
+) -> None:
+    args = [str(SEED), "--model", "openai/kill-ok", "--api-base", server.url, "-o", str(previous)]
+    process = _start(args, tmp_path, _STUCK_IN_WRITE)
+    _wait_for((tmp_path / "ready").exists, process)
+
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+
+    assert previous.read_text(encoding="utf-8") == "previous result\n"
+    # SIGKILL cannot be caught: the whole new text may remain as a hidden temporary file
+    # beside the target, never as the target itself.
+    others = [p.name for p in previous.parent.iterdir() if p != previous]
+    assert all(name.startswith(".summary.md.") and name.endswith(".tmp") for name in others)
+
+
+def test_sigterm_mid_write_cleans_up(server: FaultServer, tmp_path: Path, previous: Path) -> None:
+    args = [str(SEED), "--model", "openai/term-ok", "--api-base", server.url, "-o", str(previous)]
+    process = _start(args, tmp_path, _STUCK_IN_WRITE)
+    _wait_for((tmp_path / "ready").exists, process)
+
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+
+    assert process.returncode == 128 + signal.SIGTERM
+    assert previous.read_text(encoding="utf-8") == "previous result\n"
+    assert [p.name for p in previous.parent.iterdir()] == ["summary.md"]
