@@ -1,0 +1,112 @@
+"""Batch throughput against a loopback OpenAI-compatible stub with a fixed latency.
+
+``summarize batch``'s engine (``summarizer.batch.run_batch``) summarises distinct copies of
+the seed article through the real path: litellm, HTTP to ``stub_server.py`` (a separate
+process, 0.5 s per answer), validation, one fsynced JSON line per article. The cache is
+off, so every article is a real request. For concurrency C the ideal is C / latency
+articles per second; the figure is the measured rate as a fraction of it. Target: 90 % at
+C = 32.
+
+    python3 benchmarks/bench_batch.py [--latency 0.5] [--seconds 8] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _report import SEED, machine, write_section
+from stub_server import running_stub
+
+from summarizer.batch import BatchJob, run_batch
+
+CONCURRENCY = (1, 8, 32)
+
+
+def make_articles(folder: Path, count: int) -> None:
+    seed = SEED.read_text(encoding="utf-8")
+    for i in range(count):
+        (folder / f"article-{i:04d}.txt").write_text(f"{seed}\n\nCatatan nomor {i}.\n")
+
+
+def measure(base_url: str, concurrency: int, count: int, work: Path) -> tuple[float, float, int]:
+    """Wall seconds and CPU seconds (this process) for ``count`` articles, and failures."""
+    from summarizer.client import LiteLLMClient
+
+    folder = work / f"c{concurrency}"
+    folder.mkdir()
+    make_articles(folder, count)
+    client = LiteLLMClient(api_base=base_url, timeout=60)
+    job = BatchJob(
+        task="summary", target_language="en", model="openai/stub", concurrency=concurrency
+    )
+    started, cpu = time.perf_counter(), time.process_time()
+    tally = run_batch(
+        [str(folder)], work / f"c{concurrency}.jsonl", job, make_client=lambda text: client
+    )
+    return time.perf_counter() - started, time.process_time() - cpu, tally.failed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.5)
+    parser.add_argument("--seconds", type=float, default=8.0, help="ideal length of each run")
+    parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md")
+    args = parser.parse_args()
+
+    rows = []
+    with running_stub(latency=args.latency) as base_url, tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        measure(base_url, 4, 8, work)  # warm-up: imports, litellm's clients, tokenizers
+        for concurrency in CONCURRENCY:
+            ideal = concurrency / args.latency
+            count = max(concurrency * 2, round(ideal * args.seconds))
+            elapsed, cpu, failed = measure(base_url, concurrency, count, work)
+            rate = count / elapsed
+            rows.append(
+                (concurrency, count, elapsed, rate, ideal, rate / ideal, 1000 * cpu / count, failed)
+            )
+            print(
+                f"concurrency {concurrency:>2}: {count} articles in {elapsed:.2f} s = "
+                f"{rate:.2f}/s, ideal {ideal:.0f}/s, {rate / ideal:.1%}, "
+                f"CPU {1000 * cpu / count:.1f} ms/article, failed {failed}",
+                file=sys.stderr,
+            )
+
+    table = [
+        "| concurrency | articles | seconds | articles/s | ideal/s | fraction of ideal "
+        "| client CPU ms/article |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {c} | {n} | {e:.2f} | {r:.2f} | {i:.0f} | {f:.1%} | {m:.1f} |"
+            for c, n, e, r, i, f, m, _ in rows
+        ),
+    ]
+    failures = sum(row[-1] for row in rows)
+    body = "\n".join(
+        [
+            "### Batch throughput (`bench_batch.py`)",
+            "",
+            f"`run_batch` through litellm over HTTP to `stub_server.py` ({args.latency} s per "
+            "answer, a separate process), cache off, distinct copies of the seed article, one "
+            f"fsynced line each. Target: 90 % of ideal at concurrency 32. Failed: {failures}.",
+            "",
+            *table,
+            "",
+            f"Machine: {machine()}. Reproduce: `python3 benchmarks/bench_batch.py`.",
+        ]
+    )
+    if args.no_write:
+        print(body)
+    else:
+        write_section("bench_batch", body)
+
+
+if __name__ == "__main__":
+    main()

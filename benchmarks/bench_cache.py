@@ -1,0 +1,133 @@
+"""The response cache: a repeated run of the same article, as a ratio of the uncached run.
+
+Two views, both on the seed article, each with an empty cache folder of its own:
+
+* library: ``pipeline.summarize`` through ``CachingClient`` (run 1 pays, runs 2.. hit),
+  against the loopback stub (0.5 s per answer) over HTTP through litellm, and, unless
+  ``--no-local``, the bundled local model (``smollm2``, tens of seconds on two cores);
+* CLI: ``summarize FILE --model openai/stub`` as a process, twice, where start-up (imports)
+  is most of a cached run.
+
+    python3 benchmarks/bench_cache.py [--repeats 5] [--no-local] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _report import SEED, machine, script, timed_run, write_section
+from stub_server import running_stub
+
+from summarizer import pipeline
+from summarizer.cache import ResponseCache, caching_client, mark_cached
+
+
+def library_runs(model: str, api_base: str | None, repeats: int) -> tuple[float, list[float]]:
+    """Seconds for the uncached run, then for each cached repeat (all must be cache hits)."""
+    from summarizer.client import LiteLLMClient
+
+    text = SEED.read_text(encoding="utf-8")
+    real = LiteLLMClient(api_base=api_base, timeout=600)
+    with tempfile.TemporaryDirectory() as folder:
+        cache = ResponseCache(Path(folder) / "responses.sqlite3")
+        times = []
+        for run in range(1 + repeats):
+            started = time.perf_counter()
+            client = caching_client(
+                real, raw_text=text, model=model, api_base=api_base, cache=cache
+            )
+            summary = pipeline.summarize(text, target_language="en", model=model, client=client)
+            summary = mark_cached(client, summary)
+            times.append(time.perf_counter() - started)
+            if summary.meta.cached != (run > 0):
+                raise SystemExit(f"run {run}: meta.cached is {summary.meta.cached}")
+        cache.close()
+    return times[0], times[1:]
+
+
+def cli_runs(api_base: str, repeats: int) -> tuple[float, list[float]]:
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "SUMMARIZER_CACHE_DIR": folder}
+        argv = [
+            script("summarize"),
+            str(SEED),
+            "--model",
+            "openai/stub",
+            "--api-base",
+            api_base,
+            "--format",
+            "json",
+            "--quiet",
+        ]
+        times = []
+        for run in range(1 + repeats):
+            seconds, out, err, code = timed_run(argv, env=env)
+            if code != 0 or json.loads(out)["meta"]["cached"] != (run > 0):
+                raise SystemExit(f"CLI run {run} failed ({code}): {err[-500:]}")
+            times.append(seconds)
+    return times[0], times[1:]
+
+
+def row(name: str, uncached: float, cached: list[float]) -> str:
+    median = statistics.median(cached)
+    return (
+        f"| {name} | {uncached:.3f} | {median:.4f} ({min(cached):.4f}-{max(cached):.4f}, "
+        f"n={len(cached)}) | {median / uncached:.4f} | {uncached / median:,.0f}x |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="cached runs after the first")
+    parser.add_argument("--no-local", action="store_true", help="skip the bundled model")
+    parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md")
+    args = parser.parse_args()
+
+    rows = []
+    with running_stub(latency=0.5) as base_url:
+        library_runs("openai/stub", base_url, 1)  # warm-up: imports, litellm's client
+        rows.append(
+            row("library, stub (0.5 s)", *library_runs("openai/stub", base_url, args.repeats))
+        )
+        rows.append(row("CLI process, stub (0.5 s)", *cli_runs(base_url, args.repeats)))
+    if not args.no_local:
+        rows.append(row("library, local smollm2", *library_runs("local/smollm2", None, 3)))
+    for line in rows:
+        print(line, file=sys.stderr)
+
+    body = "\n".join(
+        [
+            "### Response cache (`bench_cache.py`)",
+            "",
+            "The seed article summarised with an empty cache, then again with the same "
+            "request (every answer from the cache, `meta.cached` checked). Ratio = cached / "
+            "uncached wall time (lower is better).",
+            "",
+            "| run | uncached s | cached s: median (min-max) | ratio | speed-up |",
+            "| --- | ---: | ---: | ---: | ---: |",
+            *rows,
+            "",
+            "A cached CLI run is almost all process start-up and imports (litellm); the "
+            "library rows show the cache's own cost.",
+            "",
+            f"Machine: {machine()}. Reproduce: `python3 benchmarks/bench_cache.py`.",
+        ]
+    )
+    if args.no_write:
+        print(body)
+    else:
+        write_section("bench_cache", body)
+
+
+if __name__ == "__main__":
+    main()
