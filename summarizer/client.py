@@ -95,6 +95,14 @@ _RETRYABLE = (
 DEADLINE_GRACE_S = 1.0
 
 
+# response_format forms, best first; a server that rejects one gets the next.
+_FORMATS = ("json_schema", "json_object", "none")
+
+
+class _FormatRejected(ProviderError):
+    """The server refused our ``response_format``: retry with a simpler form."""
+
+
 class _DeadlineExceeded(Exception):
     """A remote call outlived timeout + grace (a server that trickles bytes forever)."""
 
@@ -124,9 +132,10 @@ def run_bound_s(timeout: float, policy: RetryPolicy, models: int) -> float:
     """Longest one request can take through every model: the bound the README documents.
 
     Each model gets ``retries + 1`` attempts of at most ``timeout + DEADLINE_GRACE_S``
-    seconds and ``retries`` waits of at most ``max_wait`` seconds.
+    seconds and ``retries`` waits of at most ``max_wait`` seconds, plus at most two quick
+    re-sends with a simpler ``response_format`` if a server refuses ours.
     """
-    attempts = policy.retries + 1
+    attempts = policy.retries + 1 + len(_FORMATS) - 1
     return models * (attempts * (timeout + DEADLINE_GRACE_S) + policy.retries * policy.max_wait)
 
 
@@ -179,6 +188,8 @@ class LiteLLMClient:
         self.sleep = sleep
         self.notify = notify
         self._failed: set[str] = set()
+        # Per model: how far response_format was downgraded after the server refused it.
+        self._format_level: dict[str, int] = {}
         self._lock = threading.Lock()
 
     @property
@@ -259,9 +270,20 @@ class LiteLLMClient:
         if parse_model(request.model).is_local:
             return self._call(request)  # in-process: nothing transient to retry
         attempts = self.policy.retries + 1
-        for attempt in range(attempts):
+        attempt = 0
+        while True:
             try:
                 return self._call(request)
+            except _FormatRejected:
+                level = self._format_level.get(request.model, 0)
+                if level + 1 >= len(_FORMATS):
+                    raise
+                self._format_level[request.model] = level + 1
+                self._tell(
+                    f"{request.model} does not accept response_format {_FORMATS[level]}; "
+                    f"retrying with {_FORMATS[level + 1]} (the answer is validated anyway)."
+                )
+                continue  # a format downgrade is not an attempt: it fails fast, at most twice
             except ProviderError as exc:
                 if not exc.retryable or attempt + 1 == attempts:
                     if exc.retryable and attempts > 1:
@@ -278,7 +300,7 @@ class LiteLLMClient:
                     wait = exc.retry_after
                 self._tell(f"{exc.message} Retrying in {wait:.1f} s ({attempt + 2}/{attempts}).")
                 self.sleep(wait)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+                attempt += 1
 
     def _tell(self, notice: str) -> None:
         if self.notify is not None:
@@ -291,7 +313,8 @@ class LiteLLMClient:
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
         }
-        if request.response_schema is not None:
+        level = self._format_level.get(request.model, 0)
+        if request.response_schema is not None and _FORMATS[level] == "json_schema":
             kwargs["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {
@@ -302,6 +325,9 @@ class LiteLLMClient:
                     "strict": False,
                 },
             }
+        elif request.response_schema is not None and _FORMATS[level] == "json_object":
+            # The older form llama-cpp-python's server (and Anyscale) understand.
+            kwargs["response_format"] = {"type": "json_object", "schema": request.response_schema}
         is_local = parse_model(request.model).is_local
         if not is_local:
             # Retries are ours (Retry-After, fallbacks, one bound): none in litellm or in
@@ -428,6 +454,14 @@ def _translate_error(exc: Exception, model: str, timeout: float) -> Exception:
             status=status if isinstance(status, int) else None,
         )
 
+    if "response_format" in str(exc) and status in (400, 422, 500):
+        return _FormatRejected(
+            f"{model} rejected the response_format: {detail}",
+            model=model,
+            provider=provider,
+            hint="Use a server that supports JSON schema output.",
+            status=status,
+        )
     if isinstance(exc, _DeadlineExceeded):
         return provider_error(
             f"{model} did not answer within --timeout {timeout:g} s ({exc}).",

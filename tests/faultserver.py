@@ -14,6 +14,8 @@ to that model name; the last step repeats. Steps are joined with ``+``::
     length      a reply cut off with ``finish_reason: length``
     echo        401 whose error message echoes the request's headers (a leaky provider)
     hang        never answer (until the server stops)
+    oldformat   like llama-cpp-python's server: 500 for ``response_format`` type
+                ``json_schema`` (only ``json_object`` with a ``schema`` is known), else ok
 
 So ``openai/503+503+ok`` fails twice and then answers, and ``openai/429ra1`` is rate
 limited forever. A label before a step's last ``-`` is ignored (``openai/primary-503``),
@@ -165,6 +167,14 @@ class _Handler(BaseHTTPRequestHandler):
             echoed = "; ".join(f"{k}: {v}" for k, v in self.headers.items())
             error = {"message": f"Invalid request, headers were: {echoed}", "type": "auth"}
             self._send(401, json.dumps({"error": error}).encode())
+        elif word == "oldformat":
+            kind = (body.get("response_format") or {}).get("type", "text")
+            if kind not in ("text", "json_object"):
+                message = f"1 validation error: ('body', 'response_format', 'type'): {kind}"
+                error = {"message": message, "type": "internal_server_error"}
+                self._send(500, json.dumps({"error": error}).encode())
+            else:
+                self._send(200, _completion(body, _answer_content(body)))
         elif word == "hang":
             self.server.state.stop.wait(600)
         elif word == "ok":

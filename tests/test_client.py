@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import types
 from collections.abc import Iterator
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
 
@@ -225,6 +225,27 @@ def test_no_retries_when_asked(server: FaultServer, recorder: Recorder) -> None:
     assert "after" not in caught.value.message
 
 
+def test_a_server_that_refuses_json_schema_gets_the_older_form(
+    server: FaultServer, recorder: Recorder
+) -> None:
+    client = _client(server, recorder)
+    request = ChatRequest(
+        model="openai/oldformat",
+        messages=[{"role": "user", "content": "hi"}],
+        task="summarize",
+        response_schema={"type": "object"},
+    )
+
+    assert client.complete(request).text
+    assert client.complete(request).text  # remembered: no second refusal
+
+    kinds = [seen.body["response_format"]["type"] for seen in server.requests
+             if seen.model == "oldformat"]  # fmt: skip
+    assert kinds == ["json_schema", "json_object", "json_object"]
+    assert server.requests[-1].body["response_format"]["schema"] == {"type": "object"}
+    assert recorder.waits == []
+
+
 # -- fallbacks ------------------------------------------------------------------------------
 
 
@@ -274,8 +295,8 @@ def test_when_every_model_fails_the_error_names_them(
 def test_the_documented_bound() -> None:
     policy = RetryPolicy(retries=2, max_wait=30.0)
 
-    # 2 models x (3 attempts x (10 s + 1 s grace) + 2 waits x 30 s)
-    assert run_bound_s(10.0, policy, models=2) == 2 * (3 * 11.0 + 2 * 30.0)
+    # 2 models x ((3 attempts + 2 format re-sends) x (10 s + 1 s grace) + 2 waits x 30 s)
+    assert run_bound_s(10.0, policy, models=2) == 2 * (5 * 11.0 + 2 * 30.0)
     client = LiteLLMClient(timeout=10.0, fallbacks=["openai/b"], policy=policy)
     assert client.bound_s() == run_bound_s(10.0, policy, models=2)
 
