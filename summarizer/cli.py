@@ -600,6 +600,84 @@ def serve(
     _guarded(debug, action)
 
 
+@app.command("eval")
+def eval_(
+    model: ModelOpt = None,
+    judge: Annotated[
+        str | None,
+        typer.Option("--judge", help="Also grade each fact with this model (A-E verdicts)."),
+    ] = None,
+    cases: Annotated[
+        str, typer.Option("--cases", help="Glob over case ids in evals/cases/.")
+    ] = "*",
+    repeat: Annotated[
+        int, typer.Option("--repeat", min=1, help="Run each case N times; report stability.")
+    ] = 1,
+    api_base: ApiBaseOpt = None,
+    timeout: TimeoutOpt = None,
+    evals_dir: Annotated[
+        Path | None,
+        typer.Option("--evals-dir", help="Folder with cases/, thresholds.yaml, baselines/."),
+    ] = None,
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", help="Where reports go. [default: evals/results]")
+    ] = None,
+    regrade: Annotated[
+        Path | None,
+        typer.Option("--regrade", help="Re-grade the outputs of an earlier results JSON file."),
+    ] = None,
+    update_baseline: Annotated[
+        bool, typer.Option("--update-baseline", help="Record this run as the model's baseline.")
+    ] = False,
+    gate: Annotated[
+        str, typer.Option("--gate", help="What fails the run: all, thresholds, baseline, none.")
+    ] = "all",
+    debug: DebugOpt = False,
+) -> None:
+    """Run the eval suite: grade outputs against reference facts; exit 1 under the gate."""
+
+    def action() -> None:
+        from summarizer.config import load_settings
+        from summarizer.errors import UsageError
+        from summarizer.evaluation.suite import run_eval
+        from summarizer.models import parse_model
+
+        if gate not in ("all", "thresholds", "baseline", "none"):
+            raise UsageError(f"--gate must be all, thresholds, baseline or none, not {gate!r}.")
+        settings = load_settings(model=model, api_base=api_base, timeout=timeout)
+        model_name = parse_model(settings.model).name
+        client = judge_client = None
+        judge_name = parse_model(judge).name if judge else None
+        if regrade is None or judge_name:
+            from summarizer.client import LiteLLMClient
+
+            client = LiteLLMClient(api_base=settings.api_base, timeout=settings.timeout)
+            if regrade is None:
+                client.check_model(model_name)
+            if judge_name:
+                judge_client = client
+                client.check_model(judge_name)
+        result = run_eval(
+            model=model_name,
+            client=client,
+            judge=judge_name,
+            judge_client=judge_client,
+            cases=cases,
+            repeat=repeat,
+            evals_dir=evals_dir,
+            output_dir=output_dir,
+            regrade=regrade,
+            update_baseline=update_baseline,
+            gate=gate,  # type: ignore[arg-type]
+            echo=typer.echo,
+            progress=lambda line: typer.echo(line, err=True),
+        )
+        if not result.suite.gate.passed:
+            raise typer.Exit(1)
+
+    _guarded(debug, action)
+
+
 def _terminated(signum: int, frame: object) -> None:
     # SIGTERM unwinds like an exception, so --output's temporary file is removed.
     raise SystemExit(128 + signum)

@@ -158,7 +158,9 @@ def load_cases(evals_dir: Path | None = None, pattern: str = "*") -> list[Case]:
     """
     directory = (evals_dir or default_evals_dir()) / "cases"
     paths = sorted(directory.glob("*.yaml"))
-    chosen = [p for p in paths if fnmatch.fnmatch(p.stem, pattern) or fnmatch.fnmatch(p.name, pattern)]
+    chosen = [
+        p for p in paths if fnmatch.fnmatch(p.stem, pattern) or fnmatch.fnmatch(p.name, pattern)
+    ]
     if not chosen:
         raise InputError(
             f"No eval case in {directory} matches {pattern!r}.",

@@ -49,14 +49,65 @@ SMALL_NUMBER = 12
 # (translations change spellings: Rusia/Russian, Moskow/Moscow, Turki/Turkey).
 NAME_SIMILARITY = 0.75
 NEGATIONS = frozenset(
-    "no not never without none nor n't tidak tak belum bukan tanpa jangan ne pas sans jamais "
-    "aucun sin nunca ningun ninguna nadie".split()
+    [
+        "no",
+        "not",
+        "never",
+        "without",
+        "none",
+        "nor",
+        "n't",
+        "tidak",
+        "tak",
+        "belum",
+        "bukan",
+        "tanpa",
+        "jangan",
+        "ne",
+        "pas",
+        "sans",
+        "jamais",
+        "aucun",
+        "sin",
+        "nunca",
+        "ningun",
+        "ninguna",
+        "nadie",
+    ]
 )
 # Capitalised words that are not names: weekdays and a few sentence-internal capitals.
 NOT_NAMES = frozenset(
-    "i monday tuesday wednesday thursday friday saturday sunday senin selasa rabu kamis jumat "
-    "sabtu minggu lundi mardi mercredi jeudi vendredi samedi dimanche lunes martes miercoles "
-    "jueves viernes sabado domingo".split()
+    [
+        "i",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "senin",
+        "selasa",
+        "rabu",
+        "kamis",
+        "jumat",
+        "sabtu",
+        "minggu",
+        "lundi",
+        "mardi",
+        "mercredi",
+        "jeudi",
+        "vendredi",
+        "samedi",
+        "dimanche",
+        "lunes",
+        "martes",
+        "miercoles",
+        "jueves",
+        "viernes",
+        "sabado",
+        "domingo",
+    ]
 ) | frozenset(MONTHS)
 
 
@@ -168,7 +219,8 @@ def text_fields(output: dict[str, Any], task: str) -> dict[str, str]:
         "key_points": "\n".join(str(p) for p in output.get("key_points") or []),
         "quotes": "\n".join(str(q.get("text", "")) for q in _dicts(output.get("quotes"))),
         "entities": "\n".join(
-            f"{e.get('name', '')}: {e.get('description', '')}" for e in _dicts(output.get("entities"))
+            f"{e.get('name', '')}: {e.get('description', '')}"
+            for e in _dicts(output.get("entities"))
         ),
         "dates": "\n".join(
             f"{d.get('date', '')}: {d.get('event', '')}" for d in _dicts(output.get("dates"))
@@ -260,15 +312,20 @@ class _ArticleIndex:
             w for a in aliases for w in re.findall(r"\w+", fold(a))
         }
         self.words = {w for w in words if not w.isdigit()}
+        self.prefixes = {w[:4] for w in self.words if len(w) >= 4}
+        self.lengths: dict[int, list[str]] = {}
+        for w in self.words:
+            self.lengths.setdefault(len(w), []).append(w)
 
     def name_known(self, word: str) -> bool:
         folded = fold(word)
         if folded in self.words or folded in NOT_NAMES:
             return True
+        if len(folded) >= 4 and folded[:4] in self.prefixes:
+            return True
         matcher = difflib.SequenceMatcher(a=folded)
-        for candidate in self.words:
-            if candidate[:4] == folded[:4] and len(folded) >= 4:
-                return True
+        # Only words of about the same length can reach the similarity threshold.
+        for candidate in self.by_length(len(folded)):
             matcher.set_seq2(candidate)
             if (
                 matcher.real_quick_ratio() >= NAME_SIMILARITY
@@ -277,6 +334,12 @@ class _ArticleIndex:
             ):
                 return True
         return False
+
+    def by_length(self, length: int) -> list[str]:
+        spread = int(length * (1 - NAME_SIMILARITY) / NAME_SIMILARITY) + 1
+        return [
+            w for n in range(length - spread, length + spread + 1) for w in self.lengths.get(n, [])
+        ]
 
 
 _NAME = re.compile(r"(?<![\w'])([A-Z\u00c0-\u00de][\w'\u2019-]*)", re.UNICODE)
@@ -347,7 +410,9 @@ def schema_errors(output: dict[str, Any] | None, case: Case, article: str) -> li
     errors: list[str] = []
     try:
         if case.task == "summary":
-            SummaryDraft.model_validate({k: v for k, v in output.items() if k not in _SUMMARY_EXTRA})
+            SummaryDraft.model_validate(
+                {k: v for k, v in output.items() if k not in _SUMMARY_EXTRA}
+            )
         else:
             draft = _Translation.model_validate(
                 {k: v for k, v in output.items() if k not in _TRANSLATION_EXTRA}
@@ -455,9 +520,7 @@ def grade(
             result.critical_recall >= limits.min_critical_recall,
             "missing: " + ", ".join(missing_critical) if missing_critical else "",
         ),
-        "forbidden": CheckResult(
-            "forbidden", len(found) <= limits.max_forbidden, ", ".join(found)
-        ),
+        "forbidden": CheckResult("forbidden", len(found) <= limits.max_forbidden, ", ".join(found)),
         "language": CheckResult(
             "language",
             output is not None and not wrong,

@@ -53,7 +53,7 @@ SCALES: dict[str, float] = {
 _SCALE_WORDS = sorted(SCALES, key=len, reverse=True)
 _NUMBER = re.compile(
     r"(?<![\w.,])(?P<digits>\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)|\d+(?:[.,]\d+)*)"
-    r"(?:\s*(?P<scale>" + "|".join(re.escape(w) for w in _SCALE_WORDS) + r")\b)?",
+    r"(?:[\s-]*(?P<scale>" + "|".join(re.escape(w) for w in _SCALE_WORDS) + r")\b)?",
 )
 _SPACES = re.compile(r"\s+")
 
@@ -125,7 +125,9 @@ def as_number(term: str) -> set[float] | None:
     word, currency or percent sign), else None."""
     folded = fold(term)
     core = re.sub(r"^(?:rp\.?|us\$|\$|€|eur|usd|idr)\s*", "", folded)
-    core = re.sub(r"\s*(?:%|persen|percent|per cent|pour cent|por ciento|euros?|dollars?)$", "", core)
+    core = re.sub(
+        r"\s*(?:%|persen|percent|per cent|pour cent|por ciento|euros?|dollars?)$", "", core
+    )
     match = _NUMBER.fullmatch(core)
     if not match:
         return None

@@ -1,0 +1,413 @@
+"""Run the eval suite: every case through the pipeline, graded, scored, gated.
+
+``run_suite`` produces a ``SuiteResult``: every output, every verdict, tokens, cost and
+latency, aggregate scores, verdict stability over ``repeat`` runs, and the gate (case
+thresholds and the model's recorded baseline). ``report.py`` turns it into the printed
+tables, the JSON results file, the Markdown report and JUnit XML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from summarizer.errors import InputError, SummarizerError
+from summarizer.evaluation.cases import Case, default_evals_dir
+from summarizer.evaluation.graders import Grade, Thresholds, all_text, grade
+from summarizer.evaluation.judge import JudgeVerdict, judge_facts
+from summarizer.llm import LLMClient
+from summarizer.prompts import default_prompts_dir
+
+# Scores gated against a baseline: higher is better, except forbidden hits and unsupported items.
+SCORES = (
+    "fact_recall",
+    "critical_recall",
+    "forbidden_hits",
+    "language_accuracy",
+    "schema_validity",
+    "unsupported_items",
+    "case_pass_rate",
+)
+LOWER_IS_BETTER = frozenset({"forbidden_hits", "unsupported_items"})
+# Run-to-run noise allowed below a baseline before the gate fails. The local models run at
+# temperature 0, so repeated runs on one machine agree; the slack covers other CPUs/builds.
+DEFAULT_TOLERANCE = {
+    "fact_recall": 0.05,
+    "critical_recall": 0.05,
+    "forbidden_hits": 1.0,
+    "language_accuracy": 0.1,
+    "schema_validity": 0.1,
+    "unsupported_items": 1.0,
+    "case_pass_rate": 0.1,
+}
+
+
+class ThresholdsFile(BaseModel):
+    """``evals/thresholds.yaml``: defaults for every case and per-case overrides."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    defaults: Thresholds = Field(default_factory=Thresholds)
+    cases: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    def for_case(self, case_id: str) -> Thresholds:
+        return self.defaults.model_copy(update=self.cases.get(case_id, {}))
+
+
+def load_thresholds(evals_dir: Path | None = None) -> ThresholdsFile:
+    path = (evals_dir or default_evals_dir()) / "thresholds.yaml"
+    if not path.exists():
+        return ThresholdsFile()
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return ThresholdsFile.model_validate(data)
+
+
+def model_slug(model: str) -> str:
+    """A file-name-safe form of a model string: ``local/smollm2`` -> ``local-smollm2``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-")
+
+
+def baseline_path(model: str, evals_dir: Path | None = None) -> Path:
+    return (evals_dir or default_evals_dir()) / "baselines" / f"{model_slug(model)}.json"
+
+
+def template_sha256(prompts_dir: Path | None = None) -> str:
+    """Hash of every prompt template file: which prompts produced these results."""
+    directory = prompts_dir or default_prompts_dir()
+    digest = hashlib.sha256()
+    for path in sorted(directory.rglob("*.j2")):
+        digest.update(path.relative_to(directory).as_posix().encode())
+        digest.update(b"\x00")
+        digest.update(path.read_bytes())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+@dataclass
+class Attempt:
+    """One run of one case: what the model produced and how it graded."""
+
+    output: dict[str, Any] | None
+    error: str | None
+    meta: dict[str, Any] | None
+    grade: Grade
+    judge: list[JudgeVerdict] | None = None
+    wall_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "output": self.output,
+            "error": self.error,
+            "meta": self.meta,
+            "wall_s": self.wall_s,
+            "grade": self.grade.to_dict(),
+            "judge": [vars(v) for v in self.judge] if self.judge is not None else None,
+        }
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    thresholds: Thresholds
+    attempts: list[Attempt]
+
+    @property
+    def passed(self) -> bool:
+        """A case passes when every repeat passes its thresholds."""
+        return all(a.grade.passed for a in self.attempts)
+
+    def verdict_keys(self, attempt: Attempt) -> dict[str, bool]:
+        g = attempt.grade
+        keys = {f"fact:{f.id}": f.present for f in g.facts}
+        keys |= {f"forbidden:{f.id}": f.found for f in g.forbidden}
+        keys |= {f"check:{name}": c.passed for name, c in g.checks.items()}
+        return keys
+
+    def stability(self) -> dict[str, float]:
+        """Per verdict, the share of repeats that agree with the most common answer."""
+        runs = [self.verdict_keys(a) for a in self.attempts]
+        result: dict[str, float] = {}
+        for key in runs[0]:
+            values = [r[key] for r in runs]
+            result[key] = max(values.count(True), values.count(False)) / len(values)
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        stability = self.stability()
+        return {
+            "id": self.case.id,
+            "task": self.case.task,
+            "source_language": self.case.source_language,
+            "target_language": self.case.target_language,
+            "tags": self.case.tags,
+            "thresholds": self.thresholds.model_dump(),
+            "passed": self.passed,
+            "stability": stability,
+            "stable_share": round(sum(v == 1.0 for v in stability.values()) / len(stability), 4),
+            "runs": [a.to_dict() for a in self.attempts],
+        }
+
+
+@dataclass
+class GateResult:
+    threshold_failures: list[str] = field(default_factory=list)
+    baseline_failures: list[str] = field(default_factory=list)
+    baseline: dict[str, Any] | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.threshold_failures and not self.baseline_failures
+
+
+@dataclass
+class SuiteResult:
+    model: str
+    judge: str | None
+    template_sha256: str
+    started: str
+    repeat: int
+    cases: list[CaseResult]
+    gate: GateResult = field(default_factory=GateResult)
+    wall_s: float = 0.0
+
+    def attempts(self) -> list[Attempt]:
+        return [a for c in self.cases for a in c.attempts]
+
+    def scores(self) -> dict[str, float]:
+        """Means over every run of every case (forbidden hits and unsupported items: per run)."""
+        attempts = self.attempts()
+        if not attempts:
+            return {name: 0.0 for name in SCORES}
+        n = len(attempts)
+        return {
+            "fact_recall": round(sum(a.grade.fact_recall for a in attempts) / n, 4),
+            "critical_recall": round(sum(a.grade.critical_recall for a in attempts) / n, 4),
+            "forbidden_hits": round(sum(a.grade.forbidden_hits for a in attempts) / self.repeat, 4),
+            "language_accuracy": round(sum(a.grade.language_accuracy for a in attempts) / n, 4),
+            "schema_validity": round(sum(a.grade.schema_valid for a in attempts) / n, 4),
+            "unsupported_items": round(
+                sum(len(a.grade.unsupported) for a in attempts) / self.repeat, 4
+            ),
+            "case_pass_rate": round(sum(a.grade.passed for a in attempts) / n, 4),
+        }
+
+    def usage(self) -> dict[str, Any]:
+        metas = [a.meta for a in self.attempts() if a.meta]
+        costs = [m.get("cost_usd") for m in metas]
+        return {
+            "input_tokens": sum(m["usage"]["input_tokens"] for m in metas),
+            "output_tokens": sum(m["usage"]["output_tokens"] for m in metas),
+            "cost_usd": round(sum(c for c in costs if c is not None), 6)
+            if costs and all(c is not None for c in costs)
+            else None,
+            "latency_s": round(sum(a.wall_s for a in self.attempts()), 2),
+        }
+
+    def stability(self) -> float:
+        values = [v for c in self.cases for v in c.stability().values()]
+        return round(sum(v == 1.0 for v in values) / len(values), 4) if values else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "judge": self.judge,
+            "template_sha256": self.template_sha256,
+            "started": self.started,
+            "repeat": self.repeat,
+            "wall_s": round(self.wall_s, 2),
+            "scores": self.scores(),
+            "usage": self.usage(),
+            "stability": self.stability(),
+            "gate": {
+                "passed": self.gate.passed,
+                "threshold_failures": self.gate.threshold_failures,
+                "baseline_failures": self.gate.baseline_failures,
+                "baseline": self.gate.baseline,
+            },
+            "cases": [c.to_dict() for c in self.cases],
+        }
+
+
+Generate = Callable[[Case, str], tuple[dict[str, Any] | None, str | None, dict[str, Any] | None]]
+
+
+def pipeline_generator(model: str, client: LLMClient, prompts_dir: Path | None = None) -> Generate:
+    """Produce outputs with the real pipeline: ``summarize`` or ``translate`` per case."""
+    from summarizer import pipeline
+
+    def generate(
+        case: Case, article: str
+    ) -> tuple[dict[str, Any] | None, str | None, dict[str, Any] | None]:
+        task = pipeline.summarize if case.task == "summary" else pipeline.translate
+        try:
+            result = task(
+                article,
+                target_language=case.target_language,
+                model=model,
+                client=client,
+                prompts_dir=prompts_dir,
+            )
+        except SummarizerError as exc:
+            # A model that cannot produce valid output fails the case, not the suite.
+            return None, f"{type(exc).__name__}: {exc.message}", None
+        data = result.model_dump(mode="json")
+        return data, None, data.pop("meta")
+
+    return generate
+
+
+def replay_generator(results_file: Path) -> Generate:
+    """Re-grade the outputs of an earlier results file instead of calling a model."""
+    data = json.loads(results_file.read_text(encoding="utf-8"))
+    recorded: dict[str, list[dict[str, Any]]] = {c["id"]: list(c["runs"]) for c in data["cases"]}
+
+    def generate(
+        case: Case, article: str
+    ) -> tuple[dict[str, Any] | None, str | None, dict[str, Any] | None]:
+        runs = recorded.get(case.id)
+        if not runs:
+            raise InputError(f"{results_file} holds no output for case {case.id!r}.")
+        run = runs.pop(0)
+        return run["output"], run["error"], run["meta"]
+
+    return generate
+
+
+def run_suite(
+    cases: Sequence[Case],
+    *,
+    model: str,
+    generate: Generate,
+    repeat: int = 1,
+    thresholds: ThresholdsFile | None = None,
+    judge_model: str | None = None,
+    judge_client: LLMClient | None = None,
+    prompts_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> SuiteResult:
+    """Run, grade and (optionally) judge every case ``repeat`` times."""
+    limits = thresholds or ThresholdsFile()
+    suite = SuiteResult(
+        model=model,
+        judge=judge_model,
+        template_sha256=template_sha256(prompts_dir),
+        started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        repeat=repeat,
+        cases=[],
+    )
+    started = time.perf_counter()
+    total = len(cases) * repeat
+    done = 0
+    for case in cases:
+        article = case.article_text()
+        case_limits = limits.for_case(case.id)
+        attempts: list[Attempt] = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            output, error, meta = generate(case, article)
+            wall = round(time.perf_counter() - t0, 2)
+            graded = grade(case, output, article=article, thresholds=case_limits)
+            verdicts = None
+            if judge_model and judge_client is not None and output is not None:
+                verdicts = judge_facts(
+                    case,
+                    all_text(output, case.task),
+                    model=judge_model,
+                    client=judge_client,
+                    prompts_dir=prompts_dir,
+                )
+            attempt = Attempt(output, error, meta, graded, verdicts, wall)
+            attempts.append(attempt)
+            done += 1
+            if progress is not None:
+                status = "pass" if graded.passed else "FAIL " + ",".join(graded.failed_checks)
+                progress(
+                    f"[{done}/{total}] {case.id}: {status} "
+                    f"(facts {graded.fact_recall:.2f}, {wall:.1f}s)"
+                    + (f" error: {error}" if error else "")
+                )
+        suite.cases.append(CaseResult(case, case_limits, attempts))
+    suite.wall_s = time.perf_counter() - started
+    return suite
+
+
+def load_baseline(model: str, evals_dir: Path | None = None) -> dict[str, Any] | None:
+    path = baseline_path(model, evals_dir)
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def apply_gate(
+    suite: SuiteResult,
+    baseline: dict[str, Any] | None,
+    *,
+    check_thresholds: bool = True,
+    check_baseline: bool = True,
+) -> GateResult:
+    """Fill in ``suite.gate``: which cases miss their thresholds, which scores their baseline.
+
+    The baseline only gates when it was recorded on the same cases: a changed suite needs a
+    new baseline (``--update-baseline``), not a silent comparison of different things.
+    """
+    gate = GateResult(baseline=baseline)
+    if check_thresholds:
+        gate.threshold_failures = [
+            f"{c.case.id}: "
+            + ", ".join(sorted({n for a in c.attempts for n in a.grade.failed_checks}))
+            for c in suite.cases
+            if not c.passed
+        ]
+    if check_baseline and baseline is not None:
+        ids = sorted(c.case.id for c in suite.cases)
+        if sorted(baseline.get("cases", [])) != ids:
+            gate.baseline_failures.append(
+                "the baseline was recorded on other cases "
+                f"({len(baseline.get('cases', []))} cases, this run {len(ids)}); "
+                "run the full suite, or record a new baseline with --update-baseline"
+            )
+        else:
+            scores = suite.scores()
+            tolerance = {**DEFAULT_TOLERANCE, **baseline.get("tolerance", {})}
+            for name, recorded in baseline["scores"].items():
+                value, slack = scores[name], tolerance[name]
+                if name in LOWER_IS_BETTER:
+                    if value > recorded + slack:
+                        gate.baseline_failures.append(
+                            f"{name} {value:g} is above the baseline {recorded:g} (+{slack:g})"
+                        )
+                elif value < recorded - slack:
+                    gate.baseline_failures.append(
+                        f"{name} {value:g} is below the baseline {recorded:g} (-{slack:g})"
+                    )
+    suite.gate = gate
+    return gate
+
+
+def baseline_record(suite: SuiteResult) -> dict[str, Any]:
+    """What ``--update-baseline`` writes: the scores this run measured, and how."""
+    return {
+        "model": suite.model,
+        "recorded": suite.started,
+        "template_sha256": suite.template_sha256,
+        "repeat": suite.repeat,
+        "cases": sorted(c.case.id for c in suite.cases),
+        "scores": suite.scores(),
+        "tolerance": DEFAULT_TOLERANCE,
+        "per_case_fact_recall": {
+            c.case.id: round(sum(a.grade.fact_recall for a in c.attempts) / len(c.attempts), 4)
+            for c in suite.cases
+        },
+        "wall_s": round(suite.wall_s, 1),
+    }
