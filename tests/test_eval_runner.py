@@ -97,7 +97,7 @@ def test_a_case_under_its_threshold_fails_the_gate(evals_copy: Path, tmp_path: P
                           "quotes": []})  # fmt: skip
         else:
             fake.enqueue(_good(case))
-    result, printed = _run(evals_copy, fake, tmp_path / "out")
+    result, _printed = _run(evals_copy, fake, tmp_path / "out")
     assert not result.suite.gate.passed
     assert result.suite.gate.threshold_failures
     junit = ET.fromstring(result.paths["junit"].read_text("utf-8"))
@@ -155,7 +155,7 @@ def test_judge_verdicts_are_recorded_next_to_deterministic_ones(
     for case in cases:
         for index, _ in enumerate(case.reference_facts):
             judge.enqueue({"verdict": "D" if index == 0 else "A", "reason": "because"})
-    result, printed = _run(
+    result, _printed = _run(
         evals_copy, fake, tmp_path / "out", judge="openai/judge", judge_client=judge
     )
     first = result.suite.cases[0].attempts[0]

@@ -1,0 +1,41 @@
+"""The eval suite against the default bundled model, gated by its recorded baseline.
+
+This is how CI runs the suite: ``python3 -m pytest`` includes it, the report is printed in
+the log, and the test fails when the model scores under ``evals/baselines/<model>.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from summarizer.evaluation.runner import baseline_path, load_baseline
+from summarizer.evaluation.suite import run_eval
+from summarizer.models import parse_model
+
+
+@pytest.mark.model
+@pytest.mark.timeout(3600)
+def test_eval_suite_on_the_default_bundled_model(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from summarizer.client import LiteLLMClient
+
+    model = parse_model(None).name
+    baseline = load_baseline(model)
+    assert baseline is not None, (
+        f"No baseline for {model} at {baseline_path(model)}: record one with "
+        f"summarize eval --model {model} --update-baseline"
+    )
+    with capsys.disabled():
+        print(f"\n== eval suite: {model} (baseline recorded {baseline['recorded']}) ==")
+        result = run_eval(
+            model=model,
+            client=LiteLLMClient(),
+            output_dir=tmp_path,
+            gate="baseline",
+            echo=print,
+            progress=print,
+        )
+    assert result.suite.gate.passed, result.suite.gate.baseline_failures
