@@ -86,6 +86,9 @@ class ResponseCache:
                 self.path, timeout=30, isolation_level=None, check_same_thread=False
             )
             self._db.execute("PRAGMA journal_mode=WAL")
+            # A cache may lose its last entries on power loss, never its consistency: skip
+            # the fsync per write that the default (FULL) costs.
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS responses ("
                 " key TEXT PRIMARY KEY, model TEXT NOT NULL, response TEXT NOT NULL,"
