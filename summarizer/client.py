@@ -95,6 +95,8 @@ _RETRYABLE = (
 DEADLINE_GRACE_S = 1.0
 
 
+# Providers with a default server that litellm still lists a base-URL variable for.
+_DEFAULT_BASE_PROVIDERS = frozenset({"ollama", "ollama_chat"})
 # response_format forms, best first; a server that rejects one gets the next.
 _FORMATS = ("json_schema", "json_object", "none")
 
@@ -227,7 +229,12 @@ class LiteLLMClient:
             environment = litellm.validate_environment(model=model)
         except Exception:  # litellm cannot tell for this provider; the call will say
             return
-        missing = environment.get("missing_keys") or []
+        missing = [
+            name
+            for name in environment.get("missing_keys") or []
+            # Ollama serves on localhost:11434 by default: its base URL is not a must.
+            if not (provider in _DEFAULT_BASE_PROVIDERS and name.endswith("_API_BASE"))
+        ]
         if missing:
             raise ConfigError(
                 f"No API key found for {model!r} ({provider}).",

@@ -162,12 +162,6 @@ def test_check_model_accepts_a_self_hosted_server_without_a_key() -> None:
     client(api_base="http://127.0.0.1:9/v1").check_model("openai/served")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in client.check_model: litellm reports OLLAMA_API_BASE as a missing 'key' "
-    "for ollama/, which defaults to localhost:11434; `--model ollama/qwen2.5:7b` (the CLI's "
-    "own suggestion) is refused with exit 4 unless OLLAMA_API_BASE is set",
-)
 def test_check_model_accepts_ollama_without_any_environment() -> None:
     client().check_model("ollama/qwen2.5:7b")
 
