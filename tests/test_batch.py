@@ -321,3 +321,38 @@ def test_cli_batch_resumes_after_being_killed(
     inputs = [Path(r["input"]).name for r in records]
     assert len(inputs) == len(set(inputs)) == 16
     assert all(r["ok"] for r in records)
+
+
+@litellm_socket_leak
+def test_cli_batch_ctrl_c_stops_at_once_with_whole_lines(
+    articles: Path, tmp_path: Path, stub_url: str, seed_article: str
+) -> None:
+    for i in range(6, 20):
+        (articles / f"a{i}.txt").write_text(f"{seed_article}\n\nCatatan nomor {i}.\n")
+    out = tmp_path / "r.jsonl"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from summarizer.cli import main; main()",
+            *batch_command(articles, out, stub_url, "-c", "2"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if out.exists() and out.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Interrupted: done" in stderr
+    partial = lines(out)
+    assert 2 <= len(partial) < 20
+    resumed = CliRunner().invoke(app, batch_command(articles, out, stub_url, "-c", "16"))
+    assert resumed.exit_code == 0, resumed.output
+    inputs = [r["input"] for r in lines(out)]
+    assert len(inputs) == len(set(inputs)) == 20
