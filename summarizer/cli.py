@@ -636,7 +636,7 @@ def eval_(
 ) -> None:
     """Run the eval suite: grade outputs against reference facts; exit 1 under the gate."""
 
-    def action() -> None:
+    def action() -> bool:
         from summarizer.config import load_settings
         from summarizer.errors import UsageError
         from summarizer.evaluation.suite import run_eval
@@ -672,10 +672,11 @@ def eval_(
             echo=typer.echo,
             progress=lambda line: typer.echo(line, err=True),
         )
-        if not result.suite.gate.passed:
-            raise typer.Exit(1)
+        return result.suite.gate.passed
 
-    _guarded(debug, action)
+    # The gate's verdict is the exit code: 1 when a case or the baseline fails.
+    if not _guarded(debug, action):
+        raise typer.Exit(1)
 
 
 def _terminated(signum: int, frame: object) -> None:

@@ -180,3 +180,19 @@ def test_cli_regrades_a_results_file(evals_copy: Path, tmp_path: Path) -> None:
     missing = runner.invoke(app, [*args, "--cases", "no-such-case"])
     assert missing.exit_code == 3
     assert "No eval case" in missing.output
+
+
+def test_cli_exits_1_when_a_case_fails_its_threshold(evals_copy: Path, tmp_path: Path) -> None:
+    cases = load_cases(evals_copy)
+    fake = FakeLLM(context_window=200_000, strict=True)
+    fake.enqueue({"paragraphs": ["a", "b", "c", "d"]})
+    fake.enqueue(_good(cases[1]))
+    result, _ = _run(evals_copy, fake, tmp_path / "a", gate="none")
+    args = ["eval", "--model", MODEL, "--regrade", str(result.paths["json"]),
+            "--output-dir", str(tmp_path / "b"), "--evals-dir", str(evals_copy)]  # fmt: skip
+    failed = CliRunner().invoke(app, args)
+    assert failed.exit_code == 1, failed.output
+    assert "under threshold: clinic-opening-en-id" in failed.output
+    assert "Internal error" not in failed.output
+    ungated = CliRunner().invoke(app, [*args, "--gate", "none"])
+    assert ungated.exit_code == 0
