@@ -107,7 +107,7 @@ def main() -> None:
 
     body = "\n".join(
         [
-            "### Response cache (`bench_cache.py`)",
+            "## Response cache (issue 6, `bench_cache.py`)",
             "",
             "The seed article summarised with an empty cache, then again with the same "
             "request (every answer from the cache, `meta.cached` checked). Ratio = cached / "
