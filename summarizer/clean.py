@@ -86,27 +86,37 @@ class CleanedArticle:
 def split_paragraphs(text: str) -> list[str]:
     """Split text into paragraphs.
 
-    Blank lines separate paragraphs when the text has any; otherwise, as in many scraped
-    articles (the seed among them), every non-empty line is a paragraph.
+    Blank lines separate blocks. Inside a block, hard-wrapped prose is unwrapped into one
+    paragraph, but lines that each end a sentence are paragraphs of their own, as in many
+    scraped articles (the seed among them) that put one paragraph per line.
     """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if re.search(r"\n[ \t]*\n", text):
-        blocks = re.split(r"\n[ \t]*\n+", text)
-        return [_join_block_lines(block) for block in blocks if block.strip()]
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    paragraphs: list[str] = []
+    for block in re.split(r"\n[ \t]*\n+", text):
+        lines = [line.strip() for line in block.splitlines() if line.strip()]
+        if not lines:
+            continue
+        if any(_STRUCTURED_LINE.match(line) for line in lines):
+            # Lists, headings and quotations keep their line breaks: their shape is content.
+            paragraphs.append("\n".join(lines))
+        elif len(lines) > 1 and _looks_hard_wrapped(lines):
+            paragraphs.append(" ".join(lines))
+        else:
+            paragraphs.extend(lines)
+    return paragraphs
 
 
 # A line that starts a list item, heading or quotation keeps its own line.
 _STRUCTURED_LINE = re.compile(r"^\s*(?:[-*•+]\s|\d{1,3}[.)]\s|#{1,6}\s|>)")
+# How a line that ends a paragraph usually ends: a full stop, a closing quote, a colon...
+_SENTENCE_END = re.compile(r"[.!?:;。！？…\"'”’»)\]]$")
 
 
-def _join_block_lines(block: str) -> str:
-    """A blank-line-separated block as one paragraph: hard-wrapped prose is unwrapped, but
-    lists, headings and quotations keep their line breaks (their shape is content)."""
-    lines = [line.strip() for line in block.splitlines() if line.strip()]
-    if any(_STRUCTURED_LINE.match(line) for line in lines):
-        return "\n".join(lines)
-    return " ".join(lines)
+def _looks_hard_wrapped(lines: list[str]) -> bool:
+    """True when most lines but the last stop mid-sentence: prose wrapped at a width."""
+    inner = lines[:-1]
+    unfinished = sum(1 for line in inner if not _SENTENCE_END.search(line))
+    return unfinished * 2 > len(inner)
 
 
 def _normalize_whitespace(paragraph: str) -> str:

@@ -129,3 +129,29 @@ def test_an_article_of_only_noise_cleans_to_nothing() -> None:
     assert article.text == ""
     assert article.paragraphs == []
     assert len(article.removed) == 2
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        lambda t: t + "\n\n",
+        lambda t: "\n\n" + t,
+        lambda t: t.replace("\n", "  \n"),
+        lambda t: t.replace("Baca juga", "\nBaca juga"),
+    ],
+    ids=["trailing-blank-lines", "leading-blank-lines", "trailing-spaces", "blank-before-noise"],
+)
+def test_stray_blank_lines_do_not_merge_one_line_paragraphs(seed_article, variant) -> None:
+    expected = clean_article(seed_article)
+    article = clean_article(variant(seed_article))
+    assert article.paragraphs == expected.paragraphs
+    assert len(article.removed) == 4  # the dateline and three "Baca juga" lines
+
+
+def test_hard_wrapped_prose_is_unwrapped_but_lists_keep_their_lines() -> None:
+    text = "# Title\n\nSome wrapped\nprose here that\ncontinues.\n\n- item one\n- item two"
+    assert clean_article(text).paragraphs == [
+        "# Title",
+        "Some wrapped prose here that continues.",
+        "- item one\n- item two",
+    ]
