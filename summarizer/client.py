@@ -261,7 +261,8 @@ class LiteLLMClient:
         failures: list[str] = []
         for position, model in enumerate(candidates):
             try:
-                return self._with_retries(replace(request, model=model))
+                response = self._with_retries(replace(request, model=model))
+                return response if model == request.model else replace(response, model=model)
             except (ProviderError, ContextOverflowError) as exc:
                 with self._lock:
                     self._failed.add(model)

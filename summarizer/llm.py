@@ -33,6 +33,8 @@ class ChatResponse:
     cost_usd: float | None = None
     finish_reason: str | None = "stop"
     latency_s: float = 0.0
+    # The model that answered, when it is not the one asked (a fallback answered).
+    model: str | None = None
 
 
 class LLMClient(Protocol):

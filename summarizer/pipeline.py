@@ -238,8 +238,10 @@ class Run:
             usage = usage + call.response.usage
             costs.append(call.response.cost_usd)
         known = [c for c in costs if c is not None]
+        # Name the models that really answered: with --fallback it may not be the one asked.
+        answered = list(dict.fromkeys(call.response.model or self.model for call in calls))
         return Meta(
-            model=self.model,
+            model=", ".join(answered) if answered else self.model,
             templates=self.templates,
             prompt_sha256=messages_sha256(call.messages for call in calls),
             usage=usage,

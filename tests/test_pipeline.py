@@ -311,3 +311,16 @@ def test_a_long_paragraph_is_split_and_rejoined_as_one() -> None:
     assert len(middle) > 1  # translated in pieces
     assert middle == sorted(middle, key=lambda piece: int(piece.strip("<>")))  # in order
     assert middle[0] == "<0>"
+
+
+def test_meta_names_the_fallback_model_that_answered() -> None:
+    fake = FakeLLM(strict=True).enqueue(
+        ChatResponse(text=json.dumps(draft()), model="openai/fallback-model")
+    )
+    result = pipeline.summarize(
+        "A short article about a vote.",
+        target_language="en",
+        model="openai/primary",
+        client=fake,
+    )
+    assert result.meta.model == "openai/fallback-model"
