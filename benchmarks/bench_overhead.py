@@ -153,7 +153,16 @@ def end_to_end(rounds: int, job: list[dict[str, Any]]) -> dict[str, Any]:
     ours: list[float] = []
     raw: list[float] = []
     tokens: list[tuple[int, int]] = []
-    command = [script("summarize"), str(SEED), "--model", ALIAS, "--format", "json", "-q"]
+    command = [
+        script("summarize"),
+        str(SEED),
+        "--model",
+        ALIAS,
+        "--format",
+        "json",
+        "-q",
+        "--no-cache",
+    ]
     raw_command = [sys.executable, "-c", RAW_SCRIPT, job_path]
     try:
         for index in range(rounds):
@@ -166,6 +175,10 @@ def end_to_end(rounds: int, job: list[dict[str, Any]]) -> dict[str, Any]:
                         raise SystemExit(f"summarize failed ({code}): {err}")
                     ours.append(seconds)
                     ours_tokens = json.loads(out)["meta"]["usage"]["output_tokens"]
+                    if json.loads(out)["meta"].get("cached") or not ours_tokens:
+                        raise SystemExit(
+                            "summarize answered without generating (cache?); nothing to time"
+                        )
                 else:
                     seconds, out, err, code = timed_run(raw_command)
                     if code != 0:

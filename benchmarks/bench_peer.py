@@ -78,7 +78,16 @@ def main() -> None:
     ours: list[float] = []
     theirs: list[float] = []
     tokens: list[tuple[int, int]] = []
-    ours_command = [script("summarize"), str(SEED), "--model", "smollm2", "--format", "json", "-q"]
+    ours_command = [
+        script("summarize"),
+        str(SEED),
+        "--model",
+        "smollm2",
+        "--format",
+        "json",
+        "-q",
+        "--no-cache",
+    ]
     cap = 0
     for index in range(args.rounds):
         order = ["ours", "theirs"] if index % 2 == 0 else ["theirs", "ours"]
@@ -90,6 +99,10 @@ def main() -> None:
                     raise SystemExit(f"summarize failed ({code}): {err}")
                 ours.append(seconds)
                 ours_tokens = json.loads(out)["meta"]["usage"]["output_tokens"]
+                if json.loads(out)["meta"].get("cached") or not ours_tokens:
+                    raise SystemExit(
+                        "summarize answered without generating (cache?); nothing to time"
+                    )
                 cap = cap or ours_tokens
             else:
                 env = {
