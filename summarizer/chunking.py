@@ -35,20 +35,44 @@ def split_by_tokens(
         )
     if count_tokens(text) <= max_tokens:
         return [text]
-    splitter = RecursiveCharacterTextSplitter(
-        chunk_size=max_tokens,
-        chunk_overlap=min(overlap_tokens, max_tokens // 4),
+    chunks: list[str] = []
+    for chunk in _splitter(max_tokens, overlap_tokens, count_tokens).split_text(text):
+        chunks.extend(_fit(chunk, max_tokens, count_tokens))
+    return chunks
+
+
+def _splitter(
+    chunk_size: int, overlap_tokens: int, count_tokens: TokenCounter
+) -> RecursiveCharacterTextSplitter:
+    return RecursiveCharacterTextSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=min(overlap_tokens, chunk_size // 4),
         length_function=count_tokens,
         separators=SEPARATORS,
         keep_separator="end",
         strip_whitespace=True,
     )
-    chunks = splitter.split_text(text)
-    for chunk in chunks:
-        if count_tokens(chunk) > max_tokens:  # the splitter keeps what it cannot split
-            raise ContextOverflowError(
-                f"A piece of the article ({count_tokens(chunk)} tokens) cannot be split to fit "
-                f"the {max_tokens} tokens available.",
-                hint="Use a model with a larger context window.",
-            )
-    return chunks
+
+
+def _fit(chunk: str, max_tokens: int, count_tokens: TokenCounter) -> list[str]:
+    """``chunk`` itself, or its pieces when it came out over budget.
+
+    The splitter measures pieces one by one and adds them up, but a tokenizer can count the
+    joined text a few tokens higher than the sum of its parts. Such a chunk is split again
+    with a proportionally smaller target; a piece that cannot be split is an error.
+    """
+    tokens = count_tokens(chunk)
+    if tokens <= max_tokens:
+        return [chunk]
+    target = max(8, int(max_tokens * max_tokens / tokens * 0.95))
+    pieces = _splitter(target, 0, count_tokens).split_text(chunk)
+    if len(pieces) <= 1:  # the splitter keeps what it cannot split
+        raise ContextOverflowError(
+            f"A piece of the article ({tokens} tokens) cannot be split to fit "
+            f"the {max_tokens} tokens available.",
+            hint="Use a model with a larger context window.",
+        )
+    fitted: list[str] = []
+    for piece in pieces:
+        fitted.extend(_fit(piece, max_tokens, count_tokens))
+    return fitted

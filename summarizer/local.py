@@ -103,6 +103,18 @@ def resolve_local_path(name: str) -> Path:
     return path
 
 
+def _threads() -> int:
+    """llama.cpp threads: ``SUMMARIZER_THREADS``, else one per core.
+
+    On a machine whose cores are already busy, fewer threads than cores is much faster:
+    llama.cpp's threads wait for each other at every layer (README, "Bundled models").
+    """
+    configured = os.environ.get("SUMMARIZER_THREADS", "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class LocalCompletion:
     text: str
@@ -126,7 +138,7 @@ class LocalModel:
         self._llama: Any = Llama(
             model_path=str(path),
             n_ctx=n_ctx,
-            n_threads=max(1, os.cpu_count() or 1),
+            n_threads=_threads(),
             vocab_only=vocab_only,
             verbose=False,
         )

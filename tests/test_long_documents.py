@@ -217,3 +217,15 @@ def test_meta_counts_retries_and_their_tokens() -> None:
     assert result.meta.calls == 2
     assert result.meta.retries == 1
     assert result.meta.usage.input_tokens == 20
+
+
+def test_a_chunk_the_tokenizer_counts_over_budget_is_split_again() -> None:
+    # A tokenizer whose count of joined text exceeds the sum of its parts (as real BPE
+    # tokenizers sometimes do at boundaries): one extra token per 100 characters.
+    def count(text: str) -> int:
+        return len(text.split()) + len(text) // 100
+
+    text = "\n".join(f"line {i} has five words." for i in range(400))
+    chunks = pipeline.split_by_tokens(text, max_tokens=100, count_tokens=count)
+    assert all(count(chunk) <= 100 for chunk in chunks)
+    assert " ".join(chunks).split() == text.split()  # nothing lost, nothing repeated
