@@ -80,7 +80,7 @@ ModelOpt = Annotated[
         "--model",
         "-m",
         help="Any litellm model string (openai/gpt-4o-mini, ollama/qwen2.5:7b...), a bundled "
-        "model (smollm2, gemma3) or a .gguf path. [env: SUMMARIZER_MODEL; default: smollm2]",
+        "model (smollm2, gemma3) or a .gguf path. [env: SUMMARIZER_MODEL; default: gemma3]",
         show_default=False,
     ),
 ]

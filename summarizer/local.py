@@ -104,15 +104,23 @@ def resolve_local_path(name: str) -> Path:
 
 
 def _threads() -> int:
-    """llama.cpp threads: ``SUMMARIZER_THREADS``, else one per core.
+    """llama.cpp threads: ``SUMMARIZER_THREADS``, else one per core, or half the cores when
+    the machine is already busy.
 
-    On a machine whose cores are already busy, fewer threads than cores is much faster:
-    llama.cpp's threads wait for each other at every layer (README, "Bundled models").
+    llama.cpp's threads wait for each other at every layer, so one thread starved of its
+    core stalls them all: measured on 2 busy cores, 2 threads ran 9-13x slower than the same
+    generation on a quiet machine, while 1 thread kept going (README, "Bundled models").
     """
     configured = os.environ.get("SUMMARIZER_THREADS", "").strip()
     if configured.isdigit() and int(configured) > 0:
         return int(configured)
-    return max(1, os.cpu_count() or 1)
+    cores = max(1, os.cpu_count() or 1)
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        return cores
+    # Our own start-up counts in the load average, hence the half-core allowance.
+    return cores if busy < cores - 0.5 else max(1, cores // 2)
 
 
 @dataclass(frozen=True)

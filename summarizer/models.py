@@ -14,7 +14,7 @@ from summarizer.local import BUNDLED_MODELS
 
 LOCAL_PREFIX = "local/"
 # Chosen by measurement on the seed article and the eval suite (README, "Bundled models").
-DEFAULT_LOCAL_MODEL = "smollm2"
+DEFAULT_LOCAL_MODEL = "gemma3"
 
 
 @dataclass(frozen=True)

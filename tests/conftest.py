@@ -15,9 +15,14 @@ SEED = ROOT / "examples" / "antalya-talks.id.txt"
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
     """No test reads the user's config or reaches a real provider by accident."""
     for name in list(os.environ):
-        if name.endswith("_API_KEY") or name.startswith("SUMMARIZER_") or name in (
-            "OPENAI_API_BASE",
-            "OPENAI_BASE_URL",
+        if (
+            name.endswith("_API_KEY")
+            or name.startswith("SUMMARIZER_")
+            or name
+            in (
+                "OPENAI_API_BASE",
+                "OPENAI_BASE_URL",
+            )
         ):
             monkeypatch.delenv(name, raising=False)
     config_home = tmp_path_factory.mktemp("config")

@@ -18,7 +18,11 @@ def draft(**overrides: Any) -> dict[str, Any]:
         "10 March 2022. They made no progress towards a ceasefire.",
         "key_points": ["No ceasefire was agreed.", "Kuleba said Ukraine will not surrender."],
         "entities": [
-            {"name": "Dmytro Kuleba", "type": "person", "description": "Ukraine's foreign minister"},
+            {
+                "name": "Dmytro Kuleba",
+                "type": "person",
+                "description": "Ukraine's foreign minister",
+            },
             {"name": "Sergei Lavrov", "type": "person", "description": "Russia's foreign minister"},
         ],
         "dates": [{"date": "2022-03-10", "event": "Talks in Antalya"}],

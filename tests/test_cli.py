@@ -20,8 +20,11 @@ from typer.testing import CliRunner
 from summarizer import __version__
 from summarizer.cli import app
 from summarizer.llm import ChatRequest, ChatResponse
+from summarizer.models import DEFAULT_LOCAL_MODEL, LOCAL_PREFIX
 from summarizer.schema import Summary, Translation
 from tests.fakes import FakeLLM, draft
+
+DEFAULT_MODEL = LOCAL_PREFIX + DEFAULT_LOCAL_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,7 +70,7 @@ def test_default_is_a_markdown_summary_with_the_bundled_model(
     assert result.stdout.startswith("# Russia-Ukraine talks in Antalya")
     assert "## Key points" in result.stdout
     assert "Indonesian (id) → English (en)" in result.stdout
-    assert [r.model for r in sent.requests] == ["local/smollm2"]
+    assert [r.model for r in sent.requests] == [DEFAULT_MODEL]
     # Told once, on stderr, that a demo model is in use and how to name a real one.
     assert result.stderr.count("small bundled demo model") == 1
     assert "--model" in result.stderr
@@ -94,7 +97,7 @@ def test_format_json_is_one_document_valid_for_the_schema(sent: Recorder, seed_p
     summary = Summary.model_validate_json(result.stdout)
     assert summary.summary
     assert summary.source_language == "id"
-    assert summary.meta.model == "local/smollm2"
+    assert summary.meta.model == DEFAULT_MODEL
     assert result.stderr == ""  # --quiet: no notice
 
 
@@ -170,7 +173,7 @@ def test_dry_run_text_prints_every_message_and_calls_nothing(
 
     assert result.exit_code == 0, result.stderr
     assert sent.requests == []
-    assert result.stdout.startswith("=== call 1 of 1: summarize -> local/smollm2")
+    assert result.stdout.startswith(f"=== call 1 of 1: summarize -> {DEFAULT_MODEL}")
     assert "--- system ---" in result.stdout and "--- user ---" in result.stdout
     assert "in German" in result.stdout
     assert "Perundingan damai" in result.stdout

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import pytest
 
+from summarizer.models import DEFAULT_LOCAL_MODEL, LOCAL_PREFIX
 from summarizer.schema import Summary
 from tests.test_offline import real_run
+
+DEFAULT_MODEL = LOCAL_PREFIX + DEFAULT_LOCAL_MODEL
 
 
 @pytest.mark.model
@@ -21,7 +24,7 @@ def test_the_default_model_summarises_the_seed_article_into_valid_json() -> None
     assert summary.title.strip()
     assert summary.source_language == "id"
     assert summary.target_language == "en"
-    assert summary.meta.model == "local/smollm2"
+    assert summary.meta.model == DEFAULT_MODEL
     assert summary.meta.calls >= 1 and summary.meta.chunks == 1
     assert summary.meta.usage.input_tokens > 0 and summary.meta.usage.output_tokens > 0
     assert summary.meta.cost_usd == 0.0

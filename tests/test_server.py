@@ -17,10 +17,13 @@ from fastapi import FastAPI
 
 from summarizer.errors import ContextOverflowError, ProviderError
 from summarizer.llm import ChatRequest, ChatResponse
+from summarizer.models import DEFAULT_LOCAL_MODEL, LOCAL_PREFIX
 from summarizer.pipeline import prepare
 from summarizer.schema import Summary, Translation
 from summarizer.server import ErrorBody, create_app
 from tests.fakes import FakeLLM, draft
+
+DEFAULT_MODEL = LOCAL_PREFIX + DEFAULT_LOCAL_MODEL
 
 # Generous: the machines running the tests are shared, and a slow answer is not a failure.
 TIMEOUT = 120.0
@@ -79,7 +82,7 @@ def test_healthz_and_openapi(served: str) -> None:
     health = get(f"{served}/healthz")
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
-    assert health.json()["default_model"] == "local/smollm2"
+    assert health.json()["default_model"] == DEFAULT_MODEL
     spec = get(f"{served}/openapi.json").json()
     assert {"/v1/summaries", "/v1/translations", "/healthz"} <= set(spec["paths"])
     responses = spec["paths"]["/v1/summaries"]["post"]["responses"]
@@ -283,7 +286,9 @@ def test_allowed_models_restrict_what_requests_may_name(seed_article: str) -> No
         allowed = post(
             f"{url}/v1/summaries", json={"text": seed_article, "model": "openai/gpt-4o-mini"}
         )
-        default = post(f"{url}/v1/summaries", json={"text": seed_article, "model": "smollm2"})
+        default = post(
+            f"{url}/v1/summaries", json={"text": seed_article, "model": DEFAULT_LOCAL_MODEL}
+        )
         refused = post(
             f"{url}/v1/summaries", json={"text": seed_article, "model": "anthropic/claude"}
         )
@@ -397,10 +402,10 @@ def test_the_default_local_model_is_loaded_once_at_start_up(
     loads: list[str] = []
     monkeypatch.setattr(local, "get_model", lambda name, **_: loads.append(name))
     with running(create_app(client=fake_llm, preload=True)) as url:
-        assert loads == ["smollm2"]
+        assert loads == [DEFAULT_LOCAL_MODEL]
         for _ in range(3):
             post(f"{url}/v1/summaries", json={"text": "Halo dunia, apa kabar?"})
-    assert loads == ["smollm2"]
+    assert loads == [DEFAULT_LOCAL_MODEL]
     assert len(fake_llm.requests) == 3
 
 
@@ -432,7 +437,7 @@ def test_summarize_serve_starts_a_working_server(tmp_path: Any) -> None:
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "summarize serve did not come up"
                 time.sleep(0.2)
-        assert health.json()["default_model"] == "local/smollm2"
+        assert health.json()["default_model"] == DEFAULT_MODEL
         bad_language = post(f"{url}/v1/summaries", json={"text": "Halo.", "target_language": "zz"})
         bad_model = post(f"{url}/v1/summaries", json={"text": "Halo.", "model": "nosuch/x"})
         assert bad_language.status_code == 422
@@ -453,7 +458,7 @@ def test_real_model_streams_a_translation_and_is_loaded_once() -> None:
         second = post(f"{url}/v1/translations", json={"text": text}, timeout=300)
     assert [name for name, _ in events(first.text)][-1] == "done", first.text
     assert second.status_code == 200, second.text
-    assert Translation.model_validate(second.json()).meta.model == "local/smollm2"
+    assert Translation.model_validate(second.json()).meta.model == DEFAULT_MODEL
     full = [key for key in local._models if not key[1]]
     assert len(full) == 1 and full[0] in loaded  # loaded at start-up, and only then
     assert local._models[full[0]] is loaded[full[0]]
