@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from summarizer.models import DEFAULT_LOCAL_MODEL, LOCAL_PREFIX
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "antalya-talks.id.txt"
 COMMAND = [str(SEED), "--lang", "en", "--format", "json"]
@@ -111,7 +113,7 @@ def test_the_main_job_runs_with_no_network() -> None:
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.network_attempts == []
     assert "Traceback" not in run.stderr
-    assert json.loads(run.stdout)["meta"]["model"] == "local/smollm2"
+    assert json.loads(run.stdout)["meta"]["model"] == LOCAL_PREFIX + DEFAULT_LOCAL_MODEL
 
 
 def test_the_bootstrap_really_refuses_connections(tmp_path: Path) -> None:
