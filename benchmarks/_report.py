@@ -7,6 +7,7 @@ scripts (and people) can add theirs without clobbering each other's figures.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -45,6 +46,22 @@ def timed_run(
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     return time.perf_counter() - started, done.stdout, done.stderr, done.returncode
+
+
+def time_summarize(command: list[str]) -> tuple[float, int]:
+    """Wall time and generated tokens of a ``summarize ... --format json`` command.
+
+    Stops the benchmark when the command failed or answered without generating (a cache
+    hit): there would be nothing to time.
+    """
+    seconds, out, err, code = timed_run(command)
+    if code != 0:
+        raise SystemExit(f"summarize failed ({code}): {err}")
+    meta = json.loads(out)["meta"]
+    tokens = int(meta["usage"]["output_tokens"])
+    if meta.get("cached") or not tokens:
+        raise SystemExit("summarize answered without generating (cache?); nothing to time")
+    return seconds, tokens
 
 
 def describe(samples: Sequence[float]) -> str:

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import SEED, describe, machine, script, timed_run, write_section
+from _report import SEED, describe, machine, script, time_summarize, timed_run, write_section
 
 MODEL_ID = "SmolLM2"  # `llm models` lists "SmolLM2: SmolLM2"
 
@@ -94,15 +94,8 @@ def main() -> None:
         ours_tokens = their_tokens = -1
         for side in order:
             if side == "ours":
-                seconds, out, err, code = timed_run(ours_command)
-                if code != 0:
-                    raise SystemExit(f"summarize failed ({code}): {err}")
+                seconds, ours_tokens = time_summarize(ours_command)
                 ours.append(seconds)
-                ours_tokens = json.loads(out)["meta"]["usage"]["output_tokens"]
-                if json.loads(out)["meta"].get("cached") or not ours_tokens:
-                    raise SystemExit(
-                        "summarize answered without generating (cache?); nothing to time"
-                    )
                 cap = cap or ours_tokens
             else:
                 env = {
