@@ -544,6 +544,22 @@ def create_app(
         """Liveness: the server answers, with its version and default model."""
         return Health(status="ok", version=__version__, default_model=default_ref.name)
 
+    async def answer(run: Callable[..., Any], body: Any) -> Any:
+        """``run`` (pipeline.summarize or .translate) on a validated request, off the event
+        loop, abandoned at the request's timeout."""
+        abandoned = threading.Event()
+
+        def work() -> Any:
+            job = service.validate(body)
+            return run(
+                job.text,
+                target_language=job.target_language,
+                model=job.model,
+                client=_RequestClient(service.client, abandoned),
+            )
+
+        return await service.run(work, abandoned)
+
     @app.post(
         "/v1/summaries",
         response_model=Summary,
@@ -554,18 +570,7 @@ def create_app(
     async def create_summary(body: SummaryRequest) -> Summary:
         """A structured summary (title, summary, key points, entities, dates, quotes, meta):
         the JSON `summarize FILE --format json` prints."""
-        abandoned = threading.Event()
-
-        def work() -> Summary:
-            job = service.validate(body)
-            return pipeline.summarize(
-                job.text,
-                target_language=job.target_language,
-                model=job.model,
-                client=_RequestClient(service.client, abandoned),
-            )
-
-        result: Summary = await service.run(work, abandoned)
+        result: Summary = await answer(pipeline.summarize, body)
         return result
 
     @app.post(
@@ -604,18 +609,7 @@ def create_app(
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
-        abandoned = threading.Event()
-
-        def work() -> Translation:
-            job = service.validate(body)
-            return pipeline.translate(
-                job.text,
-                target_language=job.target_language,
-                model=job.model,
-                client=_RequestClient(service.client, abandoned),
-            )
-
-        result: Translation = await service.run(work, abandoned)
+        result: Translation = await answer(pipeline.translate, body)
         return result
 
     return app
