@@ -17,6 +17,10 @@ in a bounded thread pool; the embedded model is loaded once per process (``local
 caches it, and the app loads the default one at start-up) and serialises its own calls.
 A request that runs past its timeout gets a 504 at once; its worker stops before its
 next model call, since a call already running cannot be interrupted.
+
+With a response cache (``summarize serve`` opens the user's, unless ``--no-cache``), a
+request the server, the CLI or a batch run has answered before is served from it and its
+``meta.cached`` is true.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from summarizer import __version__, pipeline
+from summarizer.cache import ResponseCache, caching_client, mark_cached
 from summarizer.errors import (
     ConfigError,
     ContextOverflowError,
@@ -352,8 +357,12 @@ class Service:
         request_timeout: float,
         concurrency: int,
         allowed_models: Collection[str] | None,
+        cache: ResponseCache | None = None,
+        api_base: str | None = None,
     ) -> None:
         self.client = client
+        self.cache = cache
+        self.api_base = api_base
         self.default_model = default_model
         self.request_timeout = request_timeout
         self.allowed = (
@@ -398,6 +407,23 @@ class Service:
         article, source_language = pipeline.prepare(body.text)
         return _Job(body.text, target, model, len(article.paragraphs), source_language)
 
+    def client_for(
+        self,
+        job: _Job,
+        abandoned: threading.Event,
+        on_answer: Callable[[ChatRequest, ChatResponse], None] | None = None,
+    ) -> _RequestClient:
+        """The client one request runs on: through the response cache when there is one."""
+        inner = caching_client(
+            self.client,
+            raw_text=job.text,
+            model=job.model,
+            api_base=self.api_base,
+            enabled=self.cache is not None,
+            cache=self.cache,
+        )
+        return _RequestClient(inner, abandoned, on_answer)
+
     async def run(self, work: Callable[[], Any], abandoned: threading.Event) -> Any:
         """``work()`` in the pool, within the request timeout."""
         loop = asyncio.get_running_loop()
@@ -412,6 +438,8 @@ class Service:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.cache is not None:
+            self.cache.close()
 
 
 def _timeout(seconds: float) -> RequestTimeout:
@@ -450,6 +478,7 @@ def create_app(
     concurrency: int = DEFAULT_CONCURRENCY,
     allowed_models: Collection[str] | None = None,
     preload: bool | None = None,
+    cache: ResponseCache | None = None,
 ) -> FastAPI:
     """The FastAPI application.
 
@@ -465,6 +494,8 @@ def create_app(
         allowed_models: if given, the only models requests may name besides the default.
         preload: load the default embedded model at start-up, so the first request does
             not pay for it. Default: when ``client`` is not given.
+        cache: the response cache requests share (closed with the app), or ``None`` to
+            always call the model.
 
     Raises:
         ConfigError: ``default_model`` is not a model string.
@@ -484,6 +515,8 @@ def create_app(
         request_timeout=request_timeout,
         concurrency=concurrency,
         allowed_models=allowed_models,
+        cache=cache,
+        api_base=api_base,
     )
 
     @asynccontextmanager
@@ -551,12 +584,14 @@ def create_app(
 
         def work() -> Any:
             job = service.validate(body)
-            return run(
+            client = service.client_for(job, abandoned)
+            result = run(
                 job.text,
                 target_language=job.target_language,
                 model=job.model,
-                client=_RequestClient(service.client, abandoned),
+                client=client,
             )
+            return mark_cached(client.inner, result)
 
         return await service.run(work, abandoned)
 
@@ -634,12 +669,14 @@ async def _translation_events(
 
     def work() -> None:
         try:
+            client = service.client_for(job, abandoned, on_answer)
             result = pipeline.translate(
                 job.text,
                 target_language=job.target_language,
                 model=job.model,
-                client=_RequestClient(service.client, abandoned, on_answer),
+                client=client,
             )
+            result = mark_cached(client.inner, result)
             emit("done", result.model_dump(mode="json"))
         except _Abandoned:
             pass

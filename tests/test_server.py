@@ -394,6 +394,47 @@ def test_concurrent_requests_are_served_together_and_kept_apart(seed_article: st
     assert len(fake.requests) == len(languages)
 
 
+def test_a_repeated_request_is_answered_from_the_cache(tmp_path: Any, seed_article: str) -> None:
+    from summarizer.cache import ResponseCache
+
+    fake = FakeLLM()
+    body = {"text": seed_article, "target_language": "en", "model": "openai/gpt-4o-mini"}
+    with running(create_app(client=fake, cache=ResponseCache(tmp_path / "c.sqlite3"))) as url:
+        first = post(f"{url}/v1/summaries", json=body)
+        calls = len(fake.requests)
+        second = post(f"{url}/v1/summaries", json=body)
+        other = post(f"{url}/v1/summaries", json={**body, "target_language": "fr"})
+    assert [r.status_code for r in (first, second, other)] == [200, 200, 200]
+    assert first.json()["meta"]["cached"] is False
+    assert second.json()["meta"]["cached"] is True
+    assert second.json()["summary"] == first.json()["summary"]
+    assert other.json()["meta"]["cached"] is False  # another language is another request
+    assert len(fake.requests) == 2 * calls
+
+
+def test_a_cached_translation_streams_the_same_events(tmp_path: Any, seed_article: str) -> None:
+    from summarizer.cache import ResponseCache
+
+    fake = FakeLLM(context_window=700)
+    body = {"text": seed_article, "target_language": "en", "model": "openai/gpt-4o-mini"}
+    with running(create_app(client=fake, cache=ResponseCache(tmp_path / "c.sqlite3"))) as url:
+        first = events(post(f"{url}/v1/translations?stream=true", json=body).text)
+        calls = len(fake.requests)
+        second = events(post(f"{url}/v1/translations?stream=true", json=body).text)
+    assert calls > 1 and len(fake.requests) == calls
+    assert [e for e in first if e[0] == "chunk"] == [e for e in second if e[0] == "chunk"]
+    assert (first[-1][1]["meta"]["cached"], second[-1][1]["meta"]["cached"]) == (False, True)
+
+
+def test_without_a_cache_every_request_calls_the_model(seed_article: str) -> None:
+    fake = FakeLLM()
+    body = {"text": seed_article, "model": "openai/gpt-4o-mini"}
+    with running(create_app(client=fake)) as url:
+        responses = [post(f"{url}/v1/summaries", json=body) for _ in range(2)]
+    assert [r.json()["meta"]["cached"] for r in responses] == [False, False]
+    assert len(fake.requests) == 2
+
+
 def test_the_default_local_model_is_loaded_once_at_start_up(
     monkeypatch: pytest.MonkeyPatch, fake_llm: FakeLLM
 ) -> None:
