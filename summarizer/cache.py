@@ -12,6 +12,11 @@ article that failed at its sixth chunk pays only for the sixth chunk when run ag
 
 A response served from the cache reports zero tokens and zero cost (nothing was spent);
 a result whose every answer came from the cache has ``meta.cached`` set.
+
+The cache also remembers what it measured for a model: token counts of texts and the
+context window. A repeated run then needs nothing from the real client, which is built
+lazily (``llm.LazyClient``), so it does not pay the seconds of importing litellm or
+loading a tokenizer: a cached CLI run costs little more than process start-up.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -94,6 +99,11 @@ class ResponseCache:
                 " key TEXT PRIMARY KEY, model TEXT NOT NULL, response TEXT NOT NULL,"
                 " cost_usd REAL, created REAL NOT NULL, hits INTEGER NOT NULL DEFAULT 0)"
             )
+            # Token counts and context windows, by measure_key(): facts about a model's
+            # tokenizer, so they never go stale for the same model and options.
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS measures (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+            )
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"The response cache {self.path} cannot be opened: {exc}.",
@@ -135,6 +145,18 @@ class ResponseCache:
                 (key, model, record, response.cost_usd, time.time()),
             )
 
+    def get_measure(self, key: str) -> int | None:
+        """A remembered token count or context window (see ``measure_key``)."""
+        with self._lock:
+            found = self._db.execute("SELECT value FROM measures WHERE key = ?", (key,)).fetchone()
+        return None if found is None else int(found[0])
+
+    def put_measure(self, key: str, value: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO measures (key, value) VALUES (?, ?)", (key, value)
+            )
+
     def info(self) -> CacheInfo:
         """Entries, hits, size on disk and the money the hits saved (where prices are known)."""
         with self._lock:
@@ -154,6 +176,7 @@ class ResponseCache:
         with self._lock:
             (count,) = self._db.execute("SELECT COUNT(*) FROM responses").fetchone()
             self._db.execute("DELETE FROM responses")
+            self._db.execute("DELETE FROM measures")
             self._db.execute("VACUUM")
         return int(count)
 
@@ -207,6 +230,17 @@ def request_key(request: ChatRequest, *, article: str, options: Mapping[str, Any
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
+def measure_key(kind: str, model: str, options: Mapping[str, Any], text: str = "") -> str:
+    """The key of a remembered measurement: ``kind`` ("tokens", "window") of ``text`` for
+    ``model`` with ``options`` (a local model's GGUF file decides its tokenizer)."""
+    payload = json.dumps(
+        [KEY_VERSION, kind, model, dict(options)], sort_keys=True, default=str
+    ).encode()
+    digest = hashlib.sha256(payload)
+    digest.update(b"\0" + text.encode())
+    return digest.hexdigest()
+
+
 class CachingClient:
     """An ``LLMClient`` that answers a request it has seen from the cache, for one article.
 
@@ -236,6 +270,8 @@ class CachingClient:
         self.misses = 0
         self._lock = threading.Lock()
         self._windows: dict[str, int] = {}
+        # Fallback models do not change how the primary model counts: share its measures.
+        self._measure_options = {k: v for k, v in self.options.items() if k != "fallbacks"}
 
     def complete(self, request: ChatRequest) -> ChatResponse:
         key = request_key(request, article=self.article, options=self.options)
@@ -253,13 +289,23 @@ class CachingClient:
         return response
 
     def count_tokens(self, model: str, text: str) -> int:
-        return self.inner.count_tokens(model, text)
+        return self._measured("tokens", model, text, lambda: self.inner.count_tokens(model, text))
 
     def context_window(self, model: str) -> int:
         # Constant per model, and litellm's lookup is not free: the pipeline asks often.
         if model not in self._windows:
-            self._windows[model] = self.inner.context_window(model)
+            self._windows[model] = self._measured(
+                "window", model, "", lambda: self.inner.context_window(model)
+            )
         return self._windows[model]
+
+    def _measured(self, kind: str, model: str, text: str, measure: Callable[[], int]) -> int:
+        key = measure_key(kind, model, self._measure_options, text)
+        value = self.cache.get_measure(key)
+        if value is None:
+            value = measure()
+            self.cache.put_measure(key, value)
+        return value
 
     @property
     def fully_cached(self) -> bool:

@@ -9,10 +9,12 @@ the budget, that is an error, not a truncation.
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from typing import TYPE_CHECKING
 
 from summarizer.errors import ContextOverflowError
+
+if TYPE_CHECKING:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 TokenCounter = Callable[[str], int]
 
@@ -44,6 +46,9 @@ def split_by_tokens(
 def _splitter(
     chunk_size: int, overlap_tokens: int, count_tokens: TokenCounter
 ) -> RecursiveCharacterTextSplitter:
+    # Imported here: most articles fit one chunk, and the import costs a few tenths of a second.
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     return RecursiveCharacterTextSplitter(
         chunk_size=chunk_size,
         chunk_overlap=min(overlap_tokens, chunk_size // 4),

@@ -240,19 +240,27 @@ def _run_task(
     if article.notice and not quiet:
         typer.echo(f"Note: {article.notice}", err=True)
 
-    # Only now the heavy imports: litellm, and llama.cpp through it.
     from summarizer import display, pipeline, render
-    from summarizer.client import LiteLLMClient
-    from summarizer.llm import DryRunClient
+    from summarizer.llm import DryRunClient, LazyClient
 
-    real = LiteLLMClient(
-        api_base=settings.api_base,
-        timeout=settings.timeout,
-        retries=settings.retries,
-        fallbacks=fallbacks,
-        notify=None if quiet else lambda notice: typer.echo(f"Note: {notice}", err=True),
-    )
-    real.check_models(model_ref.name)
+    def real_client() -> LLMClient:
+        # The heavy import, litellm (and llama.cpp through it), only when a model or its
+        # tokenizer is really needed: a run answered from the cache never gets here.
+        from summarizer.client import LiteLLMClient
+
+        client = LiteLLMClient(
+            api_base=settings.api_base,
+            timeout=settings.timeout,
+            retries=settings.retries,
+            fallbacks=fallbacks,
+            notify=None if quiet else lambda notice: typer.echo(f"Note: {notice}", err=True),
+        )
+        client.check_models(model_ref.name)
+        return client
+
+    real = LazyClient(real_client)
+    if no_cache or dry_run:
+        real.resolve()  # nothing can come from the cache: check the settings up front
     if model_ref.is_bundled and settings.model is None and not quiet and not dry_run:
         typer.echo(
             f"Note: using the small bundled demo model {model_ref.name}; its output is rough. "
@@ -565,6 +573,7 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Serve summaries and translations over HTTP (OpenAPI document at /docs)."""
@@ -587,7 +596,10 @@ def serve(
                 hint='Install them with: pip install "summarizer[server]"',
             ) from exc
 
+        from summarizer.cache import ResponseCache
+
         application = create_app(
+            cache=None if no_cache else ResponseCache(),
             default_model=settings.model,
             api_base=settings.api_base,
             request_timeout=settings.timeout,

@@ -8,6 +8,8 @@ answers with placeholders so ``--dry-run`` shows every call and sends nothing.
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -72,6 +74,38 @@ def placeholder_for(schema: dict[str, Any]) -> Any:
     if kind == "boolean":
         return False
     return None
+
+
+class LazyClient:
+    """An ``LLMClient`` built on first use: a run answered wholly from the response cache
+    never builds the real client, so it never imports litellm (seconds) nor checks the
+    model's settings. Thread-safe; ``build`` runs at most once, unless it raises.
+    """
+
+    def __init__(self, build: Callable[[], LLMClient]) -> None:
+        self._build = build
+        self._client: LLMClient | None = None
+        self._lock = threading.Lock()
+
+    def resolve(self) -> LLMClient:
+        """The real client, built now if it was not yet."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._build()
+            return self._client
+
+    @property
+    def built(self) -> bool:
+        return self._client is not None
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        return self.resolve().complete(request)
+
+    def count_tokens(self, model: str, text: str) -> int:
+        return self.resolve().count_tokens(model, text)
+
+    def context_window(self, model: str) -> int:
+        return self.resolve().context_window(model)
 
 
 class DryRunClient:

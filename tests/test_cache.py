@@ -24,7 +24,7 @@ from summarizer.cache import (
 )
 from summarizer.cli import app
 from summarizer.errors import ConfigError
-from summarizer.llm import ChatRequest, ChatResponse
+from summarizer.llm import ChatRequest, ChatResponse, LazyClient
 from summarizer.schema import Summary, Usage
 from tests.fakes import FakeLLM
 
@@ -144,6 +144,56 @@ def test_the_key_covers_model_and_generation_options() -> None:
     others |= {request_key(base, article="b", options={})}
     others |= {request_key(base, article="a", options={"api_base": "x"})}
     assert key not in others and len(others) == len(variants) + 2
+
+
+class MeasuringLLM(FakeLLM):
+    """A FakeLLM that counts how often it was asked to measure."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.measured = 0
+
+    def count_tokens(self, model: str, text: str) -> int:
+        self.measured += 1
+        return super().count_tokens(model, text)
+
+    def context_window(self, model: str) -> int:
+        self.measured += 1
+        return super().context_window(model)
+
+
+def test_a_repeated_run_needs_nothing_from_the_real_client(
+    cache: ResponseCache, seed_article: str
+) -> None:
+    inner = MeasuringLLM()
+    summarize_with(CachingClient(inner, cache, raw_text=seed_article, options={}), seed_article)
+    assert inner.measured > 0 and inner.requests
+
+    built: list[MeasuringLLM] = []
+
+    def build() -> MeasuringLLM:
+        built.append(MeasuringLLM())
+        return built[-1]
+
+    lazy = LazyClient(build)
+    again = summarize_with(
+        CachingClient(lazy, cache, raw_text=seed_article, options={}), seed_article
+    )
+    assert again.meta.cached
+    assert not lazy.built and built == []  # litellm would never have been imported
+
+
+def test_measures_are_kept_per_model_and_options(cache: ResponseCache) -> None:
+    inner = MeasuringLLM()
+    for options in ({}, {}, {"gguf": "other.gguf"}):
+        client = CachingClient(inner, cache, raw_text="x", options=options)
+        assert client.count_tokens(MODEL, "three words here") == 3
+        client.count_tokens("openai/other", "three words here")
+        client.context_window(MODEL)
+    assert inner.measured == 2 * 3  # the second client measured nothing; other options did
+    cache.clear()
+    CachingClient(inner, cache, raw_text="x", options={}).context_window(MODEL)
+    assert inner.measured == 7
 
 
 def test_a_partly_cached_result_is_not_marked(cache: ResponseCache) -> None:

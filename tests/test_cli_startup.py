@@ -55,3 +55,34 @@ def test_no_heavy_imports(args: list[str], code: int, tmp_path: Path) -> None:
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["code"] == code, done.stdout + done.stderr
     assert report["heavy"] == []
+
+
+@pytest.mark.filterwarnings(
+    # litellm's HTTP client may be collected with its socket open: not ours to fix.
+    "ignore::ResourceWarning",
+    "ignore::pytest.PytestUnraisableExceptionWarning",
+)
+def test_a_run_answered_from_the_cache_imports_nothing_heavy(
+    tmp_path: Path, seed_path: Path
+) -> None:
+    from benchmarks.stub_server import running_stub
+
+    with running_stub(latency=0.0) as url:
+        args = [str(seed_path), "--model", "openai/stub", "--api-base", url, "--format", "json"]
+        runs = [
+            subprocess.run(
+                [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args, "--quiet"],
+                capture_output=True,
+                text=True,
+                cwd=tmp_path,
+                timeout=120,
+                check=False,
+            )
+            for _ in range(2)
+        ]
+    first, second = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
+    assert first["code"] == second["code"] == 0, runs[1].stdout + runs[1].stderr
+    assert "litellm" in first["heavy"]  # the probe does see a real run's imports
+    assert second["heavy"] == []
+    summary = json.loads(runs[1].stdout.strip().rsplit("\n", 1)[0])
+    assert summary["meta"]["cached"] is True
