@@ -19,6 +19,7 @@ import importlib.util
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -104,23 +105,49 @@ def resolve_local_path(name: str) -> Path:
 
 
 def _threads() -> int:
-    """llama.cpp threads: ``SUMMARIZER_THREADS``, else one per core, or half the cores when
-    the machine is already busy.
+    """llama.cpp threads: ``SUMMARIZER_THREADS``, else one per core that other processes
+    leave free right now (at least one).
 
     llama.cpp's threads wait for each other at every layer, so one thread starved of its
     core stalls them all: measured on 2 busy cores, 2 threads ran 9-13x slower than the same
     generation on a quiet machine, while 1 thread kept going (README, "Bundled models").
+    What counts is the load now, not the 1-minute load average: that still holds our own
+    previous run for a minute, and would halve the threads of back-to-back runs.
     """
     configured = os.environ.get("SUMMARIZER_THREADS", "").strip()
     if configured.isdigit() and int(configured) > 0:
         return int(configured)
     cores = max(1, os.cpu_count() or 1)
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:  # not available on this platform
+    busy = _busy_cores()
+    if busy is None:
         return cores
-    # Our own start-up counts in the load average, hence the half-core allowance.
-    return cores if busy < cores - 0.5 else max(1, cores // 2)
+    return max(1, cores - int(busy + 0.5))
+
+
+# How long the CPU counters are watched before a model is loaded.
+BUSY_SAMPLE_S = 0.1
+
+
+def _busy_cores(stat: Path = Path("/proc/stat"), interval: float = BUSY_SAMPLE_S) -> float | None:
+    """Cores other processes keep busy, sampled over ``interval`` while this one waits;
+    ``None`` where the kernel does not say (not Linux)."""
+
+    def times() -> tuple[int, int]:
+        # cpu  user nice system idle iowait irq softirq steal ...
+        fields = [int(v) for v in stat.read_text().split("\n", 1)[0].split()[1:9]]
+        return sum(fields), fields[3] + fields[4]
+
+    try:
+        total_before, idle_before = times()
+        time.sleep(interval)
+        total_after, idle_after = times()
+    except (OSError, ValueError, IndexError):
+        return None
+    elapsed = total_after - total_before
+    if elapsed <= 0:
+        return None
+    cores = max(1, os.cpu_count() or 1)
+    return cores * (1 - (idle_after - idle_before) / elapsed)
 
 
 @dataclass(frozen=True)
@@ -143,10 +170,12 @@ class LocalModel:
         self.vocab_only = vocab_only
         # llama.cpp is not thread-safe per context; the HTTP server and batch share models.
         self._lock = threading.Lock()
+        # A tokenizer alone computes nothing: no need to look at the machine's load.
+        self.n_threads = 1 if vocab_only else _threads()
         self._llama: Any = Llama(
             model_path=str(path),
             n_ctx=n_ctx,
-            n_threads=_threads(),
+            n_threads=self.n_threads,
             vocab_only=vocab_only,
             verbose=False,
         )
