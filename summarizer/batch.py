@@ -2,7 +2,10 @@
 
 * Inputs are files, folders (their ``.txt``/``.md`` files, recursively) and glob patterns.
 * Remote models run ``concurrency`` articles at once on worker threads (litellm's calls
-  are blocking and release the GIL while they wait); a local model runs one at a time.
+  are blocking and release the GIL while they wait), spread over forked worker processes
+  when there are more than ``THREADS_PER_PROCESS`` of them: each article costs the client
+  ~10 ms of CPU (litellm's request handling, tokenising, validation), and one interpreter
+  lock shared by dozens of threads cannot keep up. A local model runs one at a time.
 * One JSON line per article is appended as soon as it completes, by one writer, each in
   one ``write``, fsynced before it is counted: ``{"input": ..., "ok": true, "result": {...}}`` or
   ``{"input": ..., "ok": false, "error": {...}}``.
@@ -17,10 +20,14 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
+import multiprocessing
 import os
 import queue
+import signal
+import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -42,6 +49,32 @@ class BatchJob:
     concurrency: int = 8
     max_input_bytes: int = 10_000_000
     retry_failed: bool = False
+    processes: int | None = None  # worker processes; None: worker_processes() decides
+
+
+# Measured with benchmarks/bench_batch.py: one process keeps ~90 % of the ideal rate with up
+# to about 8 requests of 0.5 s in flight, and falls behind beyond that (66 % at 32).
+THREADS_PER_PROCESS = 8
+
+
+def worker_processes(job: BatchJob) -> int:
+    """How many processes share ``job.concurrency``: one per ``THREADS_PER_PROCESS``
+    requests in flight, at most one per core; always one for a local model (one llama.cpp
+    context) and where processes cannot be forked (Windows, macOS)."""
+    from summarizer.models import parse_model
+
+    if parse_model(job.model).is_local or not can_fork():
+        return 1
+    if job.processes is not None:
+        return max(1, min(job.processes, job.concurrency))
+    wanted = -(-job.concurrency // THREADS_PER_PROCESS)
+    return max(1, min(wanted, os.cpu_count() or 1))
+
+
+def can_fork() -> bool:
+    # Forking is what makes workers cheap (no second import of litellm); macOS has fork but
+    # its system libraries are not fork-safe, so only Linux and the BSDs use it.
+    return "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin"
 
 
 @dataclass
@@ -211,6 +244,9 @@ class _ResultsWriter:
         # a sync per line would be the writer's limit.
         os.fsync(self._handle.fileno())
 
+    def fileno(self) -> int:
+        return self._handle.fileno()
+
     def close(self) -> None:
         self._handle.close()
 
@@ -296,40 +332,76 @@ def _process(
     return record
 
 
+def _thread_workers(
+    take: Callable[[], Path | None],
+    put: Callable[[dict[str, Any]], None],
+    job: BatchJob,
+    make_client: ClientFactory,
+    finish: Finisher | None,
+    count: int,
+    *,
+    ramp: Callable[[int], float] = lambda index: 0.0,
+) -> list[threading.Thread]:
+    """``count`` started daemon threads that process what ``take()`` gives until it gives
+    ``None``, and ``put`` each record; thread ``i`` waits ``ramp(i)`` seconds first."""
+
+    def work(index: int) -> None:
+        time.sleep(ramp(index))
+        while (path := take()) is not None:
+            put(_process(path, job, make_client, finish))
+
+    threads = [
+        threading.Thread(target=work, args=(i,), name=f"batch-{i}", daemon=True)
+        for i in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
 def _workers(
     paths: Sequence[Path],
     job: BatchJob,
     make_client: ClientFactory,
     finish: Finisher | None,
     concurrency: int,
-) -> Iterator[list[dict[str, Any]]]:
-    """Records in completion order, from ``concurrency`` daemon worker threads, in groups of
-    those that finished since the last group was taken.
+    processes: int = 1,
+    keep_closed: Sequence[int] = (),
+) -> Generator[list[dict[str, Any]], None, None]:
+    """Records in completion order, from ``concurrency`` daemon worker threads (spread over
+    ``processes`` forked processes, which close the file descriptors ``keep_closed``), in
+    groups of those that finished since the last group was taken. The first group is
+    empty: it says every worker has started.
 
     Daemon threads, not a ThreadPoolExecutor: on Ctrl-C the process must exit at once,
     not wait for every request in flight to time out.
     """
+    if not paths:
+        yield []
+        return
+    if processes > 1:
+        yield from _process_workers(
+            paths, job, make_client, finish, concurrency, processes, keep_closed
+        )
+        return
     todo: queue.SimpleQueue[Path] = queue.SimpleQueue()
     for path in paths:
         todo.put(path)
     done: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
     stop = threading.Event()
 
-    def work() -> None:
-        while not stop.is_set():
-            try:
-                path = todo.get_nowait()
-            except queue.Empty:
-                return
-            done.put(_process(path, job, make_client, finish))
+    def take() -> Path | None:
+        if stop.is_set():
+            return None
+        try:
+            return todo.get_nowait()
+        except queue.Empty:
+            return None
 
-    threads = [
-        threading.Thread(target=work, name=f"batch-{i}", daemon=True)
-        for i in range(max(1, min(concurrency, len(paths))))
-    ]
-    for thread in threads:
-        thread.start()
+    count = min(concurrency, len(paths))
+    _thread_workers(take, done.put, job, make_client, finish, count, ramp=_ramp(count))
     try:
+        yield []
         remaining = len(paths)
         while remaining:
             group = [done.get()]
@@ -340,6 +412,130 @@ def _workers(
             yield group
     finally:
         stop.set()
+
+
+# Workers start spread over this many seconds rather than at once: requests sent together
+# come back together, and their answers then queue for the client's CPU (and a provider's
+# rate limiter) together, wave after wave. Measured with bench_batch.py at concurrency 32.
+RAMP_S = 0.5
+
+
+def _ramp(total: int, offset: int = 0, step: int = 1) -> Callable[[int], float]:
+    """Start delays: the thread numbered ``offset + i * step`` of ``total`` waits its share
+    of ``RAMP_S``."""
+    return lambda index: RAMP_S * (offset + index * step) / max(1, total)
+
+
+def _process_workers(
+    paths: Sequence[Path],
+    job: BatchJob,
+    make_client: ClientFactory,
+    finish: Finisher | None,
+    concurrency: int,
+    processes: int,
+    keep_closed: Sequence[int],
+) -> Iterator[list[dict[str, Any]]]:
+    """``_workers`` over forked processes: each runs its share of the threads and sends
+    records back; only this process writes the results file.
+
+    Forked, so each worker has the clients and settings already built, without a second
+    import of litellm; the response cache reopens its SQLite connection in a worker, and
+    litellm's pooled connections are not shared (``client.py``).
+    """
+    context = multiprocessing.get_context("fork")
+    threads = -(-concurrency // processes)
+    todo: Any = context.Queue()
+    done: Any = context.Queue()
+    for path in paths:
+        todo.put(str(path))
+    for _ in range(processes * threads):
+        todo.put(None)  # one stop sign per thread
+    workers = [
+        context.Process(
+            target=_worker_process,
+            args=(
+                todo,
+                done,
+                job,
+                make_client,
+                finish,
+                threads,
+                _ramp(processes * threads, offset=i, step=processes),
+                os.getpid(),
+                keep_closed,
+            ),
+            name=f"summarize-batch-{i}",
+            daemon=True,
+        )
+        for i in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        yield []
+        remaining = len(paths)
+        while remaining:
+            try:
+                group = [done.get(timeout=1.0)]
+            except queue.Empty:
+                if any(worker.is_alive() for worker in workers):
+                    continue
+                codes = sorted({worker.exitcode for worker in workers}, key=str)
+                raise RuntimeError(
+                    f"The batch's worker processes stopped with {remaining} articles "
+                    f"unfinished (exit codes {codes}); run the same command again to resume."
+                ) from None
+            with contextlib.suppress(queue.Empty):
+                while len(group) < remaining:
+                    group.append(done.get_nowait())
+            remaining -= len(group)
+            yield group
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+        for worker in workers:
+            worker.join(5)
+        for channel in (todo, done):
+            channel.cancel_join_thread()  # never wait on a pipe nobody reads any more
+            channel.close()
+
+
+def _worker_process(
+    todo: Any,
+    done: Any,
+    job: BatchJob,
+    make_client: ClientFactory,
+    finish: Finisher | None,
+    threads: int,
+    ramp: Callable[[int], float],
+    parent: int,
+    keep_closed: Sequence[int],
+) -> None:
+    # Ctrl-C reaches the whole process group: the parent handles it and stops us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The results file: its lock must go with the parent, not wait for us.
+    for descriptor in keep_closed:
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
+
+    def watch_parent() -> None:
+        # A parent killed with SIGKILL cannot stop us: stop paying for requests nobody
+        # will write down (the next run redoes them).
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch_parent, name="batch-parent-watch", daemon=True).start()
+
+    def take() -> Path | None:
+        item = todo.get()
+        return None if item is None else Path(item)
+
+    for thread in _thread_workers(take, done.put, job, make_client, finish, threads, ramp=ramp):
+        thread.join()
+    done.close()
+    done.join_thread()  # every record is in the pipe before this process exits
 
 
 def run_batch(
@@ -388,12 +584,18 @@ def run_batch(
         finished = {input_key(r["input"]) for r in records}
         todo = [p for p in paths if input_key(p) not in finished]
         tally.skipped = len(paths) - len(todo)
-        if on_start is not None:
-            on_start(len(todo), tally.skipped)
         # One llama.cpp context serves one request at a time: parallel articles only queue.
         concurrency = 1 if parse_model(job.model).is_local else job.concurrency
+        processes = worker_processes(job)
+        groups = _workers(
+            todo, job, make_client, finish, concurrency, processes, keep_closed=[writer.fileno()]
+        )
         try:
-            for group in _workers(todo, job, make_client, finish, concurrency):
+            # Workers start (fork) before on_start: no display thread runs when they fork.
+            next(groups)
+            if on_start is not None:
+                on_start(len(todo), tally.skipped)
+            for group in groups:
                 writer.write(group)
                 for record in group:
                     tally.add(record)
@@ -402,6 +604,8 @@ def run_batch(
         except KeyboardInterrupt:
             tally.interrupted = True
             raise
+        finally:
+            groups.close()  # stops the workers, now rather than when collected
     finally:
         with contextlib.suppress(OSError):
             writer.close()
@@ -435,7 +639,9 @@ def progress_display(
     if not enabled or not console.is_terminal:
         yield (lambda todo, skipped: None), (lambda record: None)
         return
-    with Progress(
+    # Started in on_start, not here: batch worker processes fork before it, and a fork
+    # should not copy a thread that may be holding the terminal's lock.
+    bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -446,21 +652,26 @@ def progress_display(
         TimeRemainingColumn(),
         console=console,
         transient=True,
-    ) as bar:
-        task: list[TaskID] = []
+    )
+    task: list[TaskID] = []
 
-        def on_start(todo: int, skipped: int) -> None:
-            label = "articles" if not skipped else f"articles ({skipped} already done)"
-            task.append(bar.add_task(label, total=todo, failed=0, rate="-/s"))
+    def on_start(todo: int, skipped: int) -> None:
+        bar.start()
+        label = "articles" if not skipped else f"articles ({skipped} already done)"
+        task.append(bar.add_task(label, total=todo, failed=0, rate="-/s"))
 
-        def on_record(record: dict[str, Any]) -> None:
-            current = bar.tasks[0]
-            failed = int(current.fields["failed"]) + (not record["ok"])
-            speed = current.speed
-            rate = f"{speed:.1f}/s" if speed else "-/s"
-            bar.update(task[0], advance=1, failed=failed, rate=rate)
+    def on_record(record: dict[str, Any]) -> None:
+        current = bar.tasks[0]
+        failed = int(current.fields["failed"]) + (not record["ok"])
+        speed = current.speed
+        rate = f"{speed:.1f}/s" if speed else "-/s"
+        bar.update(task[0], advance=1, failed=failed, rate=rate)
 
+    try:
         yield on_start, on_record
+    finally:
+        if task:
+            bar.stop()
 
 
 def run_batch_command(
@@ -477,6 +688,7 @@ def run_batch_command(
     use_cache: bool,
     progress: bool,
     tally: Tally | None = None,
+    processes: int | None = None,
 ) -> Tally:
     """``summarize batch``: settings, one real client, the cache, the progress bar.
 
@@ -496,6 +708,7 @@ def run_batch_command(
         concurrency=concurrency,
         max_input_bytes=settings.max_input_bytes,
         retry_failed=retry_failed,
+        processes=processes,
     )
     find_inputs(inputs, exclude=[out])  # a typo fails before litellm's seconds of import
 

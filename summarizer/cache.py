@@ -21,13 +21,14 @@ loading a tokenizer: a cached CLI run costs little more than process start-up.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,6 +44,10 @@ CACHE_FILENAME = "responses.sqlite3"
 KEY_VERSION = 1
 
 Result = TypeVar("Result", Summary, Translation)
+
+# Measures kept in memory per cache, and how many may wait to be written.
+MAX_REMEMBERED_MEASURES = 4096
+MAX_UNWRITTEN_MEASURES = 256
 
 
 def cache_dir() -> Path:
@@ -71,6 +76,11 @@ class CacheInfo:
     saved_usd: float
 
 
+# Connections a forked worker inherited: never used, never closed (see _locked).
+_INHERITED_CONNECTIONS: list[sqlite3.Connection] = []
+_ADOPTING = threading.Lock()
+
+
 class ResponseCache:
     """Model responses stored by request key in one SQLite file; safe to share across threads.
 
@@ -84,26 +94,35 @@ class ResponseCache:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or cache_path()
         self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._db = self._open()
+        # Measures are read far more often than written, and each write would be its own
+        # transaction: they are kept here too, and written with the next response.
+        self._measures: dict[str, int] = {}
+        self._unwritten: dict[str, int] = {}
+
+    def _open(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # One connection shared by the batch's threads, serialised by self._lock.
-            self._db = sqlite3.connect(
+            db = sqlite3.connect(
                 self.path, timeout=30, isolation_level=None, check_same_thread=False
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA journal_mode=WAL")
             # A cache may lose its last entries on power loss, never its consistency: skip
             # the fsync per write that the default (FULL) costs.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(
                 "CREATE TABLE IF NOT EXISTS responses ("
                 " key TEXT PRIMARY KEY, model TEXT NOT NULL, response TEXT NOT NULL,"
                 " cost_usd REAL, created REAL NOT NULL, hits INTEGER NOT NULL DEFAULT 0)"
             )
             # Token counts and context windows, by measure_key(): facts about a model's
             # tokenizer, so they never go stale for the same model and options.
-            self._db.execute(
+            db.execute(
                 "CREATE TABLE IF NOT EXISTS measures (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
             )
+            return db
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"The response cache {self.path} cannot be opened: {exc}.",
@@ -111,14 +130,29 @@ class ResponseCache:
                 "delete the file.",
             ) from exc
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for this thread alone; a new one in a forked batch worker."""
+        if self._pid != os.getpid():
+            with _ADOPTING:
+                if self._pid != os.getpid():
+                    # SQLite connections must not cross fork(), and closing the parent's
+                    # here could disturb it: keep it, unused, and open our own.
+                    _INHERITED_CONNECTIONS.append(self._db)
+                    self._lock = threading.Lock()
+                    self._db = self._open()
+                    self._pid = os.getpid()
+        with self._lock:
+            yield self._db
+
     def get(self, key: str) -> ChatResponse | None:
         """The stored answer for ``key``, as a free response (no tokens, no cost)."""
-        with self._lock:
-            row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,))
+        with self._locked() as db:
+            row = db.execute("SELECT response FROM responses WHERE key = ?", (key,))
             found = row.fetchone()
             if found is None:
                 return None
-            self._db.execute("UPDATE responses SET hits = hits + 1 WHERE key = ?", (key,))
+            db.execute("UPDATE responses SET hits = hits + 1 WHERE key = ?", (key,))
         data = json.loads(found[0])
         return ChatResponse(
             text=data["text"],
@@ -138,29 +172,52 @@ class ResponseCache:
             },
             ensure_ascii=False,
         )
-        with self._lock:
-            self._db.execute(
+        with self._locked() as db:
+            db.execute("BEGIN")
+            db.execute(
                 "INSERT OR REPLACE INTO responses (key, model, response, cost_usd, created)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (key, model, record, response.cost_usd, time.time()),
             )
+            self._write_measures(db)
+            db.execute("COMMIT")
 
     def get_measure(self, key: str) -> int | None:
         """A remembered token count or context window (see ``measure_key``)."""
-        with self._lock:
-            found = self._db.execute("SELECT value FROM measures WHERE key = ?", (key,)).fetchone()
-        return None if found is None else int(found[0])
+        with self._locked() as db:
+            if key in self._measures:
+                return self._measures[key]
+            found = db.execute("SELECT value FROM measures WHERE key = ?", (key,)).fetchone()
+            if found is None:
+                return None
+            self._remember(key, int(found[0]))
+            return int(found[0])
 
     def put_measure(self, key: str, value: int) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO measures (key, value) VALUES (?, ?)", (key, value)
+        """Remember a measurement; it is written with the next response, or on ``close``."""
+        with self._locked() as db:
+            self._remember(key, value)
+            self._unwritten[key] = value
+            if len(self._unwritten) >= MAX_UNWRITTEN_MEASURES:
+                self._write_measures(db)
+
+    def _remember(self, key: str, value: int) -> None:
+        if len(self._measures) >= MAX_REMEMBERED_MEASURES:
+            self._measures.clear()  # crude, but bounded; the file still has them all
+        self._measures[key] = value
+
+    def _write_measures(self, db: sqlite3.Connection) -> None:
+        if self._unwritten:
+            db.executemany(
+                "INSERT OR REPLACE INTO measures (key, value) VALUES (?, ?)",
+                self._unwritten.items(),
             )
+            self._unwritten.clear()
 
     def info(self) -> CacheInfo:
         """Entries, hits, size on disk and the money the hits saved (where prices are known)."""
-        with self._lock:
-            entries, hits, saved = self._db.execute(
+        with self._locked() as db:
+            entries, hits, saved = db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(hits), 0), COALESCE(SUM(hits * cost_usd), 0)"
                 " FROM responses"
             ).fetchone()
@@ -173,16 +230,20 @@ class ResponseCache:
 
     def clear(self) -> int:
         """Delete every entry and give the space back; returns how many there were."""
-        with self._lock:
-            (count,) = self._db.execute("SELECT COUNT(*) FROM responses").fetchone()
-            self._db.execute("DELETE FROM responses")
-            self._db.execute("DELETE FROM measures")
-            self._db.execute("VACUUM")
+        with self._locked() as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM responses").fetchone()
+            db.execute("DELETE FROM responses")
+            db.execute("DELETE FROM measures")
+            db.execute("VACUUM")
+            self._measures.clear()
+            self._unwritten.clear()
         return int(count)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        with self._locked() as db:
+            with contextlib.suppress(sqlite3.Error):  # a cache that cannot be written to
+                self._write_measures(db)  # is no reason to fail a finished run
+            db.close()
 
 
 def missing_cache_info() -> CacheInfo:

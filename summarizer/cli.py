@@ -453,6 +453,17 @@ def batch(
             help="Articles in flight at once for remote models (a local model runs one at a time).",
         ),
     ] = 8,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            min=1,
+            max=64,
+            help="Worker processes sharing --concurrency (remote models, Linux). "
+            "[default: one per 8 in flight, at most one per core]",
+            show_default=False,
+        ),
+    ] = None,
     translate: Annotated[
         bool, typer.Option("--translate", help="Full translations instead of summaries.")
     ] = False,
@@ -486,6 +497,7 @@ def batch(
                 api_base=api_base,
                 timeout=timeout,
                 concurrency=concurrency,
+                processes=processes,
                 retry_failed=retry_failed,
                 use_cache=not no_cache,
                 progress=not quiet,

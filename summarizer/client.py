@@ -81,6 +81,21 @@ litellm.custom_provider_map = [
 ] + [{"provider": "local", "custom_handler": _local_provider}]
 
 
+# HTTP clients litellm pooled before a fork (a batch worker process): theirs are the
+# parent's sockets. Kept here, unused and never closed, so that no two processes talk on one
+# connection and no worker shuts one down under the parent.
+_INHERITED_CLIENTS: list[dict[str, Any]] = []
+
+
+def _forget_pooled_clients() -> None:
+    pool = litellm.in_memory_llm_clients_cache
+    _INHERITED_CLIENTS.append(dict(pool.cache_dict))
+    pool.flush_cache()  # type: ignore[no-untyped-call]
+
+
+os.register_at_fork(after_in_child=_forget_pooled_clients)
+
+
 # Errors worth another try: the provider may answer next time. Anything else (a refused
 # key, an unknown model, a bad request) fails the same way every time.
 _RETRYABLE = (
@@ -437,6 +452,12 @@ def _retry_after(exc: Exception) -> float | None:
 def _cost(response: Any, model: str) -> float | None:
     if parse_model(model).is_local:
         return 0.0
+    hidden = getattr(response, "_hidden_params", None) or {}
+    if "response_cost" in hidden:
+        # litellm priced the response already (None: it knows no price for the model);
+        # pricing it again would cost a millisecond per call, a real share in big batches.
+        cost = hidden["response_cost"]
+        return None if cost is None else float(cost)
     try:
         return float(litellm.completion_cost(completion_response=response))
     except Exception:  # litellm has no price for this model

@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -377,6 +378,26 @@ def _tidy_key_points(points: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(point.strip() for point in points if point.strip()))
 
 
+def answer_schema(draft: type[BaseModel], model: str) -> dict[str, Any]:
+    """The JSON Schema a ``draft`` answer must follow for ``model``: capped for local models.
+
+    A fresh copy each time (a provider adapter may edit it in place); the schema itself is
+    built once, since pydantic takes milliseconds per build, a real cost in large batches.
+    """
+    schema: dict[str, Any] = json.loads(
+        _answer_schema_json(draft, parse_model_string(model).is_local)
+    )
+    return schema
+
+
+@lru_cache(maxsize=16)
+def _answer_schema_json(draft: type[BaseModel], local: bool) -> str:
+    schema = draft.model_json_schema()
+    if local:
+        schema = capped_schema(schema, max_length=LOCAL_MAX_LENGTH, max_items=LOCAL_MAX_ITEMS)
+    return json.dumps(schema)
+
+
 def summarize(
     raw_text: str,
     *,
@@ -401,9 +422,7 @@ def summarize(
     article, source_language = prepare(raw_text)
     run = Run(client=client, model=model, prompts_dir=prompts_dir, on_call=on_call)
     languages = _language_vars(source_language, target_language)
-    schema = SummaryDraft.model_json_schema()
-    if parse_model_string(model).is_local:
-        schema = capped_schema(schema, max_length=LOCAL_MAX_LENGTH, max_items=LOCAL_MAX_ITEMS)
+    schema = answer_schema(SummaryDraft, model)
     parse = parse_model(SummaryDraft)
 
     def summary_messages(text: str, index: int, count: int) -> list[Message]:
@@ -468,9 +487,7 @@ def _reduce_prose(
     on_progress: Callable[[Progress], None] | None,
 ) -> ProseDraft:
     """Merge the parts' prose with the combine prompt, in groups that fit, until one is left."""
-    schema = ProseDraft.model_json_schema()
-    if parse_model_string(run.model).is_local:
-        schema = capped_schema(schema, max_length=LOCAL_MAX_LENGTH, max_items=LOCAL_MAX_ITEMS)
+    schema = answer_schema(ProseDraft, run.model)
     parse = parse_model(ProseDraft)
     budget = run.budget(run.render("combine", partials="", **languages), run.answer_tokens)
     parts: list[ProseDraft | SummaryDraft] = list(drafts)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,15 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmarks.stub_server import running_stub
-from summarizer.batch import BatchJob, Tally, find_inputs, load_results, run_batch
+from summarizer.batch import (
+    BatchJob,
+    Tally,
+    can_fork,
+    find_inputs,
+    load_results,
+    run_batch,
+    worker_processes,
+)
 from summarizer.cli import app
 from summarizer.errors import InputError, ProviderError, UsageError
 from summarizer.llm import ChatRequest, ChatResponse, LLMClient
@@ -226,6 +235,91 @@ def test_a_local_model_runs_one_article_at_a_time(articles: Path, tmp_path: Path
     assert gate.most == 1 and tally.done == 6
 
 
+class Whoami(FakeLLM):
+    """Writes the answering process's id into each summary's title; takes 0.1 s, so that
+    the workers that start last still find work."""
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        time.sleep(0.1)
+        answer = super().complete(request)
+        draft = json.loads(answer.text)
+        if "title" in draft:
+            draft["title"] = f"pid {os.getpid()}"
+        return ChatResponse(text=json.dumps(draft), usage=answer.usage)
+
+
+needs_fork = pytest.mark.skipif(not can_fork(), reason="worker processes need fork()")
+
+
+@needs_fork
+def test_worker_processes_share_the_work(tmp_path: Path, seed_article: str) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(24):
+        (folder / f"a{i:02d}.txt").write_text(f"{seed_article}\n\nCatatan nomor {i}.\n")
+    out = tmp_path / "r.jsonl"
+    job = BatchJob(
+        task="summary", target_language="en", model="openai/test", concurrency=4, processes=2
+    )
+    started: list[tuple[int, int]] = []
+    tally = run_batch(
+        [str(folder)],
+        out,
+        job,
+        make_client=fake_factory(Whoami()),
+        on_start=lambda todo, skipped: started.append((todo, skipped)),
+    )
+    assert (tally.done, tally.failed, started) == (24, 0, [(24, 0)])
+    records = lines(out)
+    assert sorted(Path(r["input"]).name for r in records) == [f"a{i:02d}.txt" for i in range(24)]
+    pids = {r["result"]["title"] for r in records}
+    assert f"pid {os.getpid()}" not in pids  # the parent only writes
+    assert len(pids) == 2
+
+
+@needs_fork
+def test_a_worker_process_that_dies_stops_the_run_with_a_message(
+    articles: Path, tmp_path: Path
+) -> None:
+    parent = os.getpid()
+
+    def dying(text: str) -> LLMClient:
+        if os.getpid() != parent:
+            os._exit(3)
+        return FakeLLM()
+
+    job = BatchJob(
+        task="summary", target_language="en", model="openai/test", concurrency=2, processes=2
+    )
+    with pytest.raises(RuntimeError, match=r"6 articles unfinished.*exit codes \[3\].*resume"):
+        run_batch([str(articles)], tmp_path / "r.jsonl", job, make_client=dying)
+
+
+@pytest.mark.parametrize(
+    ("model", "concurrency", "processes", "expected"),
+    [
+        ("openai/test", 1, None, 1),
+        ("openai/test", 8, None, 1),
+        ("openai/test", 9, None, 2),
+        ("openai/test", 32, None, min(4, os.cpu_count() or 1)),
+        ("openai/test", 32, 3, 3),
+        ("openai/test", 2, 5, 2),  # never more processes than requests in flight
+        ("local/smollm2", 32, 4, 1),  # one llama.cpp context
+    ],
+)
+def test_how_many_worker_processes(
+    model: str, concurrency: int, processes: int | None, expected: int
+) -> None:
+    job = BatchJob(
+        task="summary",
+        target_language="en",
+        model=model,
+        concurrency=concurrency,
+        processes=processes,
+    )
+    assert worker_processes(job) == (expected if can_fork() else 1)
+
+
 def test_tally_line_mentions_unknown_cost_and_cache() -> None:
     tally = Tally()
     meta = {"usage": {"input_tokens": 1000, "output_tokens": 200}, "cost_usd": None}
@@ -283,16 +377,26 @@ def test_cli_batch_writes_results_and_a_tally(
     assert again.exit_code == 0
 
 
+def served(url: str) -> int:
+    with urllib.request.urlopen(url + "/stats", timeout=10) as answer:
+        return int(json.load(answer)["requests"])
+
+
 @litellm_socket_leak
+@pytest.mark.parametrize("processes", ["1", pytest.param("2", marks=needs_fork)])
 def test_cli_batch_resumes_after_being_killed(
-    articles: Path, tmp_path: Path, stub_url: str, seed_article: str
+    articles: Path, tmp_path: Path, stub_url: str, seed_article: str, processes: str
 ) -> None:
     for i in range(6, 16):
         (articles / f"a{i}.txt").write_text(f"{seed_article}\n\nCatatan nomor {i}.\n")
     out = tmp_path / "r.jsonl"
     command = [sys.executable, "-c", "from summarizer.cli import main; main()"]
     process = subprocess.Popen(
-        [*command, *batch_command(articles, out, stub_url, "-c", "2", "--no-cache")],
+        [
+            *command,
+            *batch_command(articles, out, stub_url, "-c", "2", "--no-cache"),
+            *("--processes", processes),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -308,6 +412,11 @@ def test_cli_batch_resumes_after_being_killed(
         process.wait(30)
         assert process.stderr is not None
         process.stderr.close()
+    # Orphaned workers stop too, rather than paying for answers nobody writes down.
+    time.sleep(1.5)
+    after_kill = served(stub_url)
+    time.sleep(1.5)
+    assert served(stub_url) == after_kill
     partial = lines(out)  # every line parses: nothing torn or corrupt
     assert 3 <= len(partial) < 16
     with out.open("ab") as handle:  # as if the kill had landed in the middle of a write
@@ -324,8 +433,9 @@ def test_cli_batch_resumes_after_being_killed(
 
 
 @litellm_socket_leak
+@pytest.mark.parametrize("processes", ["1", pytest.param("2", marks=needs_fork)])
 def test_cli_batch_ctrl_c_stops_at_once_with_whole_lines(
-    articles: Path, tmp_path: Path, stub_url: str, seed_article: str
+    articles: Path, tmp_path: Path, stub_url: str, seed_article: str, processes: str
 ) -> None:
     for i in range(6, 20):
         (articles / f"a{i}.txt").write_text(f"{seed_article}\n\nCatatan nomor {i}.\n")
@@ -335,7 +445,7 @@ def test_cli_batch_ctrl_c_stops_at_once_with_whole_lines(
             sys.executable,
             "-c",
             "from summarizer.cli import main; main()",
-            *batch_command(articles, out, stub_url, "-c", "2"),
+            *batch_command(articles, out, stub_url, "-c", "2", "--processes", processes),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -350,6 +460,10 @@ def test_cli_batch_ctrl_c_stops_at_once_with_whole_lines(
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "Interrupted: done" in stderr
+    time.sleep(1.0)  # requests already in flight reach the stub
+    after_stop = served(stub_url)
+    time.sleep(1.0)
+    assert served(stub_url) == after_stop  # no worker left behind
     partial = lines(out)
     assert 2 <= len(partial) < 20
     resumed = CliRunner().invoke(app, batch_command(articles, out, stub_url, "-c", "16"))

@@ -196,6 +196,24 @@ def test_measures_are_kept_per_model_and_options(cache: ResponseCache) -> None:
     assert inner.measured == 7
 
 
+def test_measures_are_written_with_responses_and_on_close(seed_article: str) -> None:
+    inner = MeasuringLLM()
+    store = ResponseCache()
+    summarize_with(CachingClient(inner, store, raw_text=seed_article, options={}), seed_article)
+    store.put_measure("measured after the last response", 7)
+    store.close()
+    measured = inner.measured
+    reopened = ResponseCache()
+    try:
+        assert reopened.get_measure("measured after the last response") == 7
+        summarize_with(
+            CachingClient(inner, reopened, raw_text=seed_article, options={}), seed_article
+        )
+    finally:
+        reopened.close()
+    assert inner.measured == measured  # every count came back from the file
+
+
 def test_a_partly_cached_result_is_not_marked(cache: ResponseCache) -> None:
     inner = FakeLLM()
     client = CachingClient(inner, cache, raw_text="x", options={})

@@ -239,7 +239,9 @@ def test_quiet_silences_retry_notices_but_not_errors(tmp_path: Path, server: Fau
     ok = Case("x", "", _remote("h-503+ok", "--quiet"), 0, "")
     failing = Case("y", "", _remote("h-404", "--quiet"), 5, "")
 
-    assert invoke(ok, tmp_path, server.url)[2] == ""
+    # Not == "": a litellm HTTP client collected meanwhile may warn about its socket there.
+    said = invoke(ok, tmp_path, server.url)[2]
+    assert "Note:" not in said and "Retrying" not in said and "Error" not in said
     assert "Error: " in invoke(failing, tmp_path, server.url)[2]
 
 
