@@ -244,8 +244,14 @@ def _run_task(
     from summarizer.llm import DryRunClient, LazyClient
 
     def real_client() -> LLMClient:
-        # The heavy import, litellm (and llama.cpp through it), only when a model or its
-        # tokenizer is really needed: a run answered from the cache never gets here.
+        # The heavy imports only when a model or its tokenizer is really needed: a run
+        # answered from the cache never gets here, and a local model alone needs no litellm.
+        if model_ref.is_local and not fallbacks:
+            from summarizer.local import LocalClient
+
+            local_client = LocalClient()
+            local_client.check_models(model_ref.name)
+            return local_client
         from summarizer.client import LiteLLMClient
 
         client = LiteLLMClient(

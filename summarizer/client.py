@@ -51,26 +51,29 @@ class LocalProvider(CustomLLM):
 
     def completion(self, *args: Any, **kwargs: Any) -> ModelResponse:
         model_name: str = kwargs["model"]
-        if model_name.startswith(LOCAL_PREFIX):
-            model_name = model_name[len(LOCAL_PREFIX) :]
+        if not model_name.startswith(LOCAL_PREFIX):
+            model_name = LOCAL_PREFIX + model_name
         params: dict[str, Any] = kwargs.get("optional_params") or {}
         response_format = params.get("response_format") or {}
-        schema = (response_format.get("json_schema") or {}).get("schema")
-        result = local.get_model(model_name).chat(
-            kwargs["messages"],
-            json_schema=schema,
-            max_tokens=int(params.get("max_tokens") or 1024),
-            temperature=float(params.get("temperature") or 0.0),
+        answer = local.LocalClient().complete(
+            ChatRequest(
+                model=model_name,
+                messages=kwargs["messages"],
+                task="local",
+                response_schema=(response_format.get("json_schema") or {}).get("schema"),
+                max_tokens=int(params.get("max_tokens") or 1024),
+                temperature=float(params.get("temperature") or 0.0),
+            )
         )
         response: ModelResponse = kwargs["model_response"]
         choice: Any = response.choices[0]
-        choice.message.content = result.text
-        choice.finish_reason = result.finish_reason or "stop"
-        response.model = LOCAL_PREFIX + model_name
+        choice.message.content = answer.text
+        choice.finish_reason = answer.finish_reason or "stop"
+        response.model = model_name
         response.usage = litellm.Usage(  # type: ignore[attr-defined]
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-            total_tokens=result.prompt_tokens + result.completion_tokens,
+            prompt_tokens=answer.usage.input_tokens,
+            completion_tokens=answer.usage.output_tokens,
+            total_tokens=answer.usage.input_tokens + answer.usage.output_tokens,
         )
         return response
 
@@ -385,7 +388,7 @@ class LiteLLMClient:
     def count_tokens(self, model: str, text: str) -> int:
         ref = parse_model(model)
         if ref.is_local:
-            return local.get_model(ref.local_name or "", vocab_only=True).count_tokens(text)
+            return local.count_tokens(ref.local_name or "", text)
         # Bundled tokenizers: works offline, unlike plain tiktoken.
         return int(litellm.token_counter(model=model, text=text))
 

@@ -26,8 +26,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from summarizer.errors import ModelNotFoundError
+from summarizer.errors import ContextOverflowError, ModelNotFoundError, ProviderError
 from summarizer.grammar import schema_to_gbnf
+from summarizer.llm import ChatRequest, ChatResponse
+from summarizer.schema import Usage
 
 # Context window we open the models with. llama.cpp's default of 512 is too small for a
 # news article; both models were trained on at least 8k tokens.
@@ -263,6 +265,63 @@ def get_model(name: str, *, vocab_only: bool = False) -> LocalModel:
         model = LocalModel(path, vocab_only=vocab_only)
         _models[(path, vocab_only)] = model
         return model
+
+
+def count_tokens(name: str, text: str) -> int:
+    """Tokens ``text`` takes for local model ``name`` (its tokenizer alone is loaded)."""
+    return get_model(name, vocab_only=True).count_tokens(text)
+
+
+class LocalClient:
+    """An ``LLMClient`` for the llama.cpp models alone, without litellm.
+
+    ``client.LiteLLMClient`` reaches the same models through litellm's ``local/`` provider
+    (and does when a remote model is in the chain). A command that only runs a local model
+    uses this one and is spared litellm's seconds of import: the difference between the
+    ``summarize`` command and a bare llama-cpp-python script (benchmarks/bench_overhead.py).
+    """
+
+    def check_models(self, model: str) -> None:
+        """Fail before any call when the model file is missing."""
+        resolve_local_path(_local_name(model))
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        started = time.perf_counter()
+        try:
+            result = get_model(_local_name(request.model)).chat(
+                request.messages,
+                json_schema=request.response_schema,
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+            )
+        except ValueError as exc:  # llama-cpp-python's way of refusing a request
+            if "context window" in str(exc):
+                raise ContextOverflowError(
+                    f"The request did not fit {request.model}'s context window: {exc}",
+                    hint="Use a model with a larger context window.",
+                ) from exc
+            raise ProviderError(
+                f"{request.model} failed: {exc}", model=request.model, provider="local"
+            ) from exc
+        return ChatResponse(
+            text=result.text,
+            usage=Usage(input_tokens=result.prompt_tokens, output_tokens=result.completion_tokens),
+            cost_usd=0.0,
+            finish_reason=result.finish_reason or "stop",
+            latency_s=time.perf_counter() - started,
+        )
+
+    def count_tokens(self, model: str, text: str) -> int:
+        return count_tokens(_local_name(model), text)
+
+    def context_window(self, model: str) -> int:
+        return DEFAULT_N_CTX
+
+
+def _local_name(model: str) -> str:
+    from summarizer.models import parse_model
+
+    return parse_model(model).local_name or ""
 
 
 @atexit.register

@@ -1,7 +1,8 @@
 """The ``summarize`` command: every option, stdin, --output, --dry-run and the error paths.
 
-In-process tests run the real CLI and the real ``LiteLLMClient`` (model checks, token
-counts) with only ``LiteLLMClient.complete`` replaced by a FakeLLM that records requests.
+In-process tests run the real CLI and the real clients (model checks, token counts) with
+only ``complete`` replaced by a FakeLLM that records requests: ``LiteLLMClient``'s, and
+``LocalClient``'s, which serves a local model without litellm.
 Error paths run in a subprocess, as a user would, to see exit codes and stderr exactly.
 """
 
@@ -44,6 +45,7 @@ class Recorder:
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Recorder:
     from summarizer.client import LiteLLMClient
+    from summarizer.local import LocalClient
 
     # A response cache must never answer for the fake (or keep its answers).
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -53,7 +55,12 @@ def sent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Recorder:
         recorder.api_bases.append(self.api_base)
         return recorder.fake.complete(request)
 
+    def complete_locally(self: LocalClient, request: ChatRequest) -> ChatResponse:
+        recorder.api_bases.append(None)
+        return recorder.fake.complete(request)
+
     monkeypatch.setattr(LiteLLMClient, "complete", complete)
+    monkeypatch.setattr(LocalClient, "complete", complete_locally)
     return recorder
 
 

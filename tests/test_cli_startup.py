@@ -86,3 +86,27 @@ def test_a_run_answered_from_the_cache_imports_nothing_heavy(
     assert second["heavy"] == []
     summary = json.loads(runs[1].stdout.strip().rsplit("\n", 1)[0])
     assert summary["meta"]["cached"] is True
+
+
+def test_a_local_model_run_does_not_import_litellm(tmp_path: Path, seed_path: Path) -> None:
+    # A dry run counts tokens with the model's own tokenizer (llama.cpp), as a real run does
+    # before it generates; neither needs litellm when the model is local.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PROBE.format(heavy=HEAVY),
+            str(seed_path),
+            "--model",
+            "smollm2",
+            "--dry-run",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["code"] == 0, done.stdout + done.stderr
+    assert report["heavy"] == ["llama_cpp"]
