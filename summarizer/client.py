@@ -2,7 +2,9 @@
 
 Importing litellm takes seconds, so nothing on the ``--help`` path imports this module.
 The bundled llama.cpp models are registered here as litellm's ``local/`` provider, so a
-local model and a remote one travel the same path: ``litellm.completion``.
+local model and a remote one travel the same path, ``litellm.completion``, in a chain of
+fallbacks or in the HTTP service. A command with a local model alone uses
+``local.LocalClient`` directly and spares itself this import.
 """
 
 from __future__ import annotations

@@ -24,12 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from summarizer.errors import ContextOverflowError, ModelNotFoundError, ProviderError
 from summarizer.grammar import schema_to_gbnf
-from summarizer.llm import ChatRequest, ChatResponse
-from summarizer.schema import Usage
+
+if TYPE_CHECKING:  # at run time only when a model is used: error paths stay fast to start
+    from summarizer.llm import ChatRequest, ChatResponse
 
 # Context window we open the models with. llama.cpp's default of 512 is too small for a
 # news article; both models were trained on at least 8k tokens.
@@ -286,6 +287,9 @@ class LocalClient:
         resolve_local_path(_local_name(model))
 
     def complete(self, request: ChatRequest) -> ChatResponse:
+        from summarizer.llm import ChatResponse
+        from summarizer.schema import Usage
+
         started = time.perf_counter()
         try:
             result = get_model(_local_name(request.model)).chat(
