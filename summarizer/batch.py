@@ -402,16 +402,26 @@ def _workers(
     _thread_workers(take, done.put, job, make_client, finish, count, ramp=_ramp(count))
     try:
         yield []
-        remaining = len(paths)
-        while remaining:
-            group = [done.get()]
-            with contextlib.suppress(queue.Empty):
-                while len(group) < remaining:
-                    group.append(done.get_nowait())
-            remaining -= len(group)
-            yield group
+        yield from _in_groups(lambda remaining: done.get(), done.get_nowait, len(paths))
     finally:
         stop.set()
+
+
+def _in_groups(
+    wait_for_one: Callable[[int], dict[str, Any]],
+    take_ready: Callable[[], dict[str, Any]],
+    total: int,
+) -> Iterator[list[dict[str, Any]]]:
+    """``total`` records in groups: one waited for (told how many are still due), then every
+    one already there (``take_ready`` raises ``queue.Empty`` when there is none)."""
+    remaining = total
+    while remaining:
+        group = [wait_for_one(remaining)]
+        with contextlib.suppress(queue.Empty):
+            while len(group) < remaining:
+                group.append(take_ready())
+        remaining -= len(group)
+        yield group
 
 
 # Workers start spread over this many seconds rather than at once: requests sent together
@@ -471,25 +481,24 @@ def _process_workers(
     ]
     for worker in workers:
         worker.start()
-    try:
-        yield []
-        remaining = len(paths)
-        while remaining:
+
+    def wait_for_one(remaining: int) -> dict[str, Any]:
+        while True:
             try:
-                group = [done.get(timeout=1.0)]
+                record: dict[str, Any] = done.get(timeout=1.0)
+                return record
             except queue.Empty:
                 if any(worker.is_alive() for worker in workers):
                     continue
-                codes = sorted({worker.exitcode for worker in workers}, key=str)
-                raise RuntimeError(
-                    f"The batch's worker processes stopped with {remaining} articles "
-                    f"unfinished (exit codes {codes}); run the same command again to resume."
-                ) from None
-            with contextlib.suppress(queue.Empty):
-                while len(group) < remaining:
-                    group.append(done.get_nowait())
-            remaining -= len(group)
-            yield group
+            codes = sorted({worker.exitcode for worker in workers}, key=str)
+            raise RuntimeError(
+                f"The batch's worker processes stopped with {remaining} articles "
+                f"unfinished (exit codes {codes}); run the same command again to resume."
+            )
+
+    try:
+        yield []
+        yield from _in_groups(wait_for_one, done.get_nowait, len(paths))
     finally:
         for worker in workers:
             if worker.is_alive():

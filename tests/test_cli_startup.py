@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,21 @@ print("\\n" + json.dumps({{"code": code, "heavy": heavy}}))
 """
 
 
+def probe(args: list[str], cwd: Path) -> tuple[dict[str, Any], str, str]:
+    """Run the CLI with ``args`` in a fresh interpreter: its report (exit code, heavy modules
+    imported), its standard output (the report's line removed) and its standard error."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+    output, _, report = done.stdout.strip().rpartition("\n")
+    return json.loads(report), output, done.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "code"),
     [
@@ -44,16 +60,8 @@ print("\\n" + json.dumps({{"code": code, "heavy": heavy}}))
     ],
 )
 def test_no_heavy_imports(args: list[str], code: int, tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["code"] == code, done.stdout + done.stderr
+    report, output, errors = probe(args, tmp_path)
+    assert report["code"] == code, output + errors
     assert report["heavy"] == []
 
 
@@ -69,44 +77,18 @@ def test_a_run_answered_from_the_cache_imports_nothing_heavy(
 
     with running_stub(latency=0.0) as url:
         args = [str(seed_path), "--model", "openai/stub", "--api-base", url, "--format", "json"]
-        runs = [
-            subprocess.run(
-                [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args, "--quiet"],
-                capture_output=True,
-                text=True,
-                cwd=tmp_path,
-                timeout=120,
-                check=False,
-            )
-            for _ in range(2)
-        ]
-    first, second = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
-    assert first["code"] == second["code"] == 0, runs[1].stdout + runs[1].stderr
+        (first, _, _), (second, output, errors) = (
+            probe([*args, "--quiet"], tmp_path) for _ in range(2)
+        )
+    assert first["code"] == second["code"] == 0, output + errors
     assert "litellm" in first["heavy"]  # the probe does see a real run's imports
     assert second["heavy"] == []
-    summary = json.loads(runs[1].stdout.strip().rsplit("\n", 1)[0])
-    assert summary["meta"]["cached"] is True
+    assert json.loads(output)["meta"]["cached"] is True
 
 
 def test_a_local_model_run_does_not_import_litellm(tmp_path: Path, seed_path: Path) -> None:
     # A dry run counts tokens with the model's own tokenizer (llama.cpp), as a real run does
     # before it generates; neither needs litellm when the model is local.
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            PROBE.format(heavy=HEAVY),
-            str(seed_path),
-            "--model",
-            "smollm2",
-            "--dry-run",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["code"] == 0, done.stdout + done.stderr
+    report, output, errors = probe([str(seed_path), "--model", "smollm2", "--dry-run"], tmp_path)
+    assert report["code"] == 0, output + errors
     assert report["heavy"] == ["llama_cpp"]
