@@ -444,6 +444,9 @@ def test_cli_batch_ctrl_c_stops_at_once_with_whole_lines(
         [
             sys.executable,
             "-c",
+            # As on a terminal: a shell running this suite in the background (nohup, &) has
+            # the children ignore SIGINT, and Python would keep ignoring it.
+            "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
             "from summarizer.cli import main; main()",
             *batch_command(articles, out, stub_url, "-c", "2", "--processes", processes),
         ],
