@@ -330,7 +330,6 @@ class CachingClient:
         self.hits = 0
         self.misses = 0
         self._lock = threading.Lock()
-        self._windows: dict[str, int] = {}
         # Fallback models do not change how the primary model counts: share its measures.
         self._measure_options = {k: v for k, v in self.options.items() if k != "fallbacks"}
 
@@ -353,12 +352,8 @@ class CachingClient:
         return self._measured("tokens", model, text, lambda: self.inner.count_tokens(model, text))
 
     def context_window(self, model: str) -> int:
-        # Constant per model, and litellm's lookup is not free: the pipeline asks often.
-        if model not in self._windows:
-            self._windows[model] = self._measured(
-                "window", model, "", lambda: self.inner.context_window(model)
-            )
-        return self._windows[model]
+        # Asked often; after the first time the cache answers from memory.
+        return self._measured("window", model, "", lambda: self.inner.context_window(model))
 
     def _measured(self, kind: str, model: str, text: str, measure: Callable[[], int]) -> int:
         key = measure_key(kind, model, self._measure_options, text)
