@@ -75,16 +75,12 @@ def in_process(rounds: int, text: str) -> dict[str, Any]:
 
     from summarizer import local, pipeline
     from summarizer.client import LiteLLMClient
-    from summarizer.schema import SummaryDraft, capped_schema
+    from summarizer.schema import SummaryDraft
 
     client = LiteLLMClient()
     model = local.get_model(ALIAS)  # loaded once; both sides use this very Llama
     llama: Any = model._llama
-    schema = capped_schema(
-        SummaryDraft.model_json_schema(),
-        max_length=pipeline.LOCAL_MAX_LENGTH,
-        max_items=pipeline.LOCAL_MAX_ITEMS,
-    )
+    schema = pipeline.answer_schema(SummaryDraft, MODEL)  # what the pipeline sends
     ours: list[float] = []
     raw: list[float] = []
     tokens: list[tuple[int, int, int]] = []

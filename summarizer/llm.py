@@ -94,10 +94,6 @@ class LazyClient:
                 self._client = self._build()
             return self._client
 
-    @property
-    def built(self) -> bool:
-        return self._client is not None
-
     def complete(self, request: ChatRequest) -> ChatResponse:
         return self.resolve().complete(request)
 
