@@ -135,10 +135,10 @@ def in_process(rounds: int, text: str) -> dict[str, Any]:
 
 
 def end_to_end(rounds: int, job: list[dict[str, Any]]) -> dict[str, Any]:
-    from summarizer import local
+    from summarizer import bundled, local
 
     spec = {
-        "path": str(local.resolve_local_path(ALIAS)),
+        "path": str(bundled.resolve_local_path(ALIAS)),
         "n_ctx": local.DEFAULT_N_CTX,
         "n_threads": max(1, os.cpu_count() or 1),
         "calls": job,

@@ -257,7 +257,7 @@ def model_options(model: str, *, api_base: str | None) -> dict[str, Any]:
     The same ``openai/x`` behind two API bases is two models; a local alias is keyed by
     its GGUF file, so an upgraded model file does not answer from the old one's entries.
     """
-    from summarizer.local import resolve_local_path
+    from summarizer.bundled import resolve_local_path
     from summarizer.models import parse_model
 
     ref = parse_model(model)

@@ -26,7 +26,7 @@ import litellm
 from litellm import CustomLLM
 from litellm.types.utils import ModelResponse
 
-from summarizer import local
+from summarizer import bundled, local
 from summarizer.errors import (
     ConfigError,
     ContextOverflowError,
@@ -232,7 +232,7 @@ class LiteLLMClient:
         """
         ref = parse_model(model)
         if ref.is_local:
-            local.resolve_local_path(ref.local_name or "")
+            bundled.resolve_local_path(ref.local_name or "")
             return
         try:
             _, provider, _, _ = litellm.get_llm_provider(model=model, api_base=self.api_base)

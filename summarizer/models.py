@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from summarizer.errors import ConfigError
-from summarizer.local import BUNDLED_MODELS
+from summarizer.bundled import BUNDLED_MODELS
 
 LOCAL_PREFIX = "local/"
 # Chosen by measurement on the seed article and the eval suite (README, "Bundled models").
