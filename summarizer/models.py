@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from summarizer.errors import ConfigError
 from summarizer.bundled import BUNDLED_MODELS
+from summarizer.errors import ConfigError
 
 LOCAL_PREFIX = "local/"
 # Chosen by measurement on the seed article and the eval suite (README, "Bundled models").
