@@ -39,6 +39,26 @@ class ChatResponse:
     model: str | None = None
 
 
+@dataclass(frozen=True)
+class Generation:
+    """A model call's progress while it writes its answer, from clients that can tell
+    (the embedded models, token by token). ``generated`` is 0 while the prompt is read."""
+
+    model: str
+    task: str
+    generated: int
+    budget: int  # the request's max_tokens
+    writing_s: float = 0.0  # since the first token
+    done: bool = False
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Decode rate over the tokens after the first (whose time is the prompt's)."""
+        if self.generated < 2 or self.writing_s <= 0:
+            return None
+        return (self.generated - 1) / self.writing_s
+
+
 class LLMClient(Protocol):
     """What the pipeline needs from a model provider."""
 

@@ -19,6 +19,8 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +31,7 @@ from summarizer.errors import ContextOverflowError, ProviderError
 from summarizer.grammar import schema_to_gbnf
 
 if TYPE_CHECKING:  # at run time only when a model is used: error paths stay fast to start
-    from summarizer.llm import ChatRequest, ChatResponse
+    from summarizer.llm import ChatRequest, ChatResponse, Generation
 
 # Context window we open the models with. llama.cpp's default of 512 is too small for a
 # news article; both models were trained on at least 8k tokens.
@@ -82,6 +84,193 @@ def _busy_cores(stat: Path = Path("/proc/stat"), interval: float = BUSY_SAMPLE_S
     return cores * (1 - (idle_after - idle_before) / elapsed)
 
 
+# -- CPU features that are advertised but may not run ----------------------------------
+
+# llama.cpp runs AMX matrix kernels through an "extra buffer type". Some VMs advertise AMX
+# in /proc/cpuinfo without granting the guest its tile state, and the first decode then
+# dies with SIGILL (llama.cpp #13678). Only these flags trigger a probe: elsewhere the
+# extra buffer types (AMX, and the weight repacking that speeds up AVX2/AVX-512 and ARM)
+# stay on, as llama.cpp ships them.
+FRAGILE_CPU_FLAGS = frozenset({"amx_tile", "amx_int8", "amx_bf16"})
+# "auto" (probe where needed), "on" or "off": a way out for a CPU the probe misjudges.
+EXTRA_BUFFERS_ENV = "SUMMARIZER_EXTRA_BUFFERS"
+PROBE_TIMEOUT_S = 180
+PROBE_FILENAME = "cpu-probe.json"
+
+_verdicts: dict[str, bool] = {}
+_verdicts_lock = threading.Lock()
+
+
+def advertised_cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The CPU's feature flags as the kernel lists them (empty where it does not say)."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
+
+
+def extra_buffers_usable(model_path: Path) -> bool:
+    """Whether llama.cpp may use its extra buffer types (AMX, repacked weights) here.
+
+    Yes unless the CPU advertises AMX: then a child process loads ``model_path`` with them
+    and decodes once. A crash (SIGILL), an error or a hang means no, and the model loads
+    without them. The verdict is kept in the cache folder, keyed by the CPU's flags, the
+    llama.cpp build and the model file, so each machine pays for the probe once.
+    ``SUMMARIZER_EXTRA_BUFFERS=on|off`` overrides it.
+    """
+    setting = os.environ.get(EXTRA_BUFFERS_ENV, "auto").strip().lower()
+    if setting in ("off", "0", "false", "no"):
+        return False
+    if setting in ("on", "1", "true", "yes"):
+        return True
+    flags = advertised_cpu_flags()
+    if not flags & FRAGILE_CPU_FLAGS:
+        return True
+    key = _probe_key(model_path, flags)
+    with _verdicts_lock:
+        if key not in _verdicts:
+            stored = _read_verdicts().get(key)
+            if stored is None:
+                stored = _probe(model_path)
+                _write_verdict(key, stored)
+            _verdicts[key] = stored
+        return _verdicts[key]
+
+
+def _probe_key(model_path: Path, flags: frozenset[str]) -> str:
+    import hashlib
+
+    import llama_cpp
+
+    stat = model_path.stat()
+    parts = [
+        " ".join(sorted(flags)),
+        str(getattr(llama_cpp, "__version__", "")),
+        llama_cpp.llama_print_system_info().decode(errors="replace"),
+        f"{model_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}",
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def probe_command(model_path: Path) -> list[str]:
+    """The child that tries the extra buffer types: load, decode a few tokens, exit 0."""
+    import sys
+
+    code = "import sys; from summarizer.local import probe_decode; probe_decode(sys.argv[1])"
+    return [sys.executable, "-c", code, str(model_path)]
+
+
+def probe_decode(model_path: str) -> None:
+    """Run in the probe's child process: the work that dies on an unusable AMX unit."""
+    from llama_cpp import Llama
+
+    _silence_llama_logs()
+    llama = Llama(model_path=model_path, n_ctx=64, n_threads=1, verbose=False)
+    try:
+        llama.eval(llama.tokenize(b"The probe decodes this.", add_bos=True))
+    finally:
+        llama.close()
+
+
+def _probe(model_path: Path) -> bool:
+    import subprocess
+
+    try:
+        child = subprocess.run(
+            probe_command(model_path),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=PROBE_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return child.returncode == 0
+
+
+def _verdicts_path() -> Path:
+    from summarizer.cache import cache_dir
+
+    return cache_dir() / PROBE_FILENAME
+
+
+def _read_verdicts() -> dict[str, bool]:
+    try:
+        stored = json.loads(_verdicts_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(stored, dict):
+        return {}
+    return {key: value for key, value in stored.items() if isinstance(value, bool)}
+
+
+def _write_verdict(key: str, usable: bool) -> None:
+    """Keep the verdict for the next process; a cache folder we cannot write only costs
+    each process its own probe."""
+    path = _verdicts_path()
+    verdicts = {**_read_verdicts(), key: usable}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(verdicts, indent=1))
+        os.replace(temporary, path)
+    except OSError:
+        pass
+
+
+_params_lock = threading.RLock()
+
+
+@contextmanager
+def model_params(*, use_extra_bufts: bool) -> Iterator[None]:
+    """Models loaded inside get ``use_extra_bufts`` set as given.
+
+    ``llama_cpp.Llama`` exposes no such argument: it fills its model parameters from
+    ``llama_model_default_params()``, so that function is wrapped while the block runs
+    (under a lock: model loads are rare and short). ``use_extra_bufts=True`` changes nothing.
+    """
+    if use_extra_bufts:
+        yield
+        return
+    from llama_cpp import llama_cpp as low_level
+
+    with _params_lock:
+        original = low_level.llama_model_default_params
+
+        def without_extra_buffers() -> Any:
+            params = original()
+            params.use_extra_bufts = False
+            return params
+
+        low_level.llama_model_default_params = without_extra_buffers
+        try:
+            yield
+        finally:
+            low_level.llama_model_default_params = original
+
+
+def run_llama_cpp_server(model_path: str | None = None) -> None:
+    """``python -m llama_cpp.server`` (arguments from ``sys.argv``), loading its model the
+    way ours load: without the extra buffer types where the CPU cannot run them.
+
+    ``model_path`` is the model to probe with; by default the one after ``--model``.
+    """
+    import sys
+
+    from llama_cpp.server.__main__ import main
+
+    if model_path is None:
+        arguments = sys.argv[1:]
+        model_path = arguments[arguments.index("--model") + 1]
+    with model_params(use_extra_bufts=extra_buffers_usable(Path(model_path))):
+        main()  # type: ignore[no-untyped-call]
+
+
 @dataclass(frozen=True)
 class LocalCompletion:
     text: str
@@ -90,27 +279,50 @@ class LocalCompletion:
     finish_reason: str | None
 
 
+@dataclass
+class DecodeStats:
+    """What a loaded model has done since it was loaded: the figures the benchmarks report.
+
+    ``prompt_evaluated`` is below ``prompt_tokens`` by what the kept prefix saved;
+    ``grammar_fallbacks`` of ``grammar_checks`` is how often the lazily checked token was
+    refused, and ``grammar_full_masks`` how often the whole vocabulary was masked then.
+    """
+
+    prompt_tokens: int = 0
+    prompt_evaluated: int = 0
+    generated: int = 0
+    grammar_checks: int = 0
+    grammar_fallbacks: int = 0
+    grammar_full_masks: int = 0
+
+
 class LocalModel:
     """One GGUF model loaded with llama.cpp. Close it when done (or rely on ``close_all``)."""
 
     def __init__(self, path: Path, *, n_ctx: int = DEFAULT_N_CTX, vocab_only: bool = False):
-        from llama_cpp import Llama
-
         _silence_llama_logs()
         self.path = path
         self.n_ctx = n_ctx
         self.vocab_only = vocab_only
         # llama.cpp is not thread-safe per context; the HTTP server and batch share models.
         self._lock = threading.Lock()
-        # A tokenizer alone computes nothing: no need to look at the machine's load.
+        # A tokenizer alone computes nothing: no need to look at the machine's load, nor
+        # at what the CPU can run.
         self.n_threads = 1 if vocab_only else _threads()
-        self._llama: Any = Llama(
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_threads=self.n_threads,
-            vocab_only=vocab_only,
-            verbose=False,
-        )
+        self.extra_buffers = True if vocab_only else extra_buffers_usable(path)
+        self.stats = DecodeStats()
+        with model_params(use_extra_bufts=self.extra_buffers):
+            self._llama: Any = _llama_class()(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=self.n_threads,
+                vocab_only=vocab_only,
+                # Sliding-window models (Gemma 3) otherwise drop the cells of old positions,
+                # and a kept prompt prefix would silently lose its attention there.
+                swa_full=True,
+                verbose=False,
+            )
+        self._llama.stats = self.stats
 
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -123,31 +335,201 @@ class LocalModel:
         max_tokens: int,
         temperature: float,
         seed: int = 0,
+        on_token: Callable[[int], None] | None = None,
     ) -> LocalCompletion:
+        """One chat completion, constrained to ``json_schema`` when given.
+
+        ``on_token`` is called with the count of tokens generated so far, after each one.
+        """
         grammar = _grammar(json.dumps(json_schema)) if json_schema else None
         with self._lock:
-            result = self._llama.create_chat_completion(
-                messages=messages,
-                grammar=grammar,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                seed=seed,
-                # Small models loop; a mild penalty keeps lists from repeating one item.
-                repeat_penalty=1.1,
-            )
+            self._llama.on_token = on_token
+            try:
+                result = self._llama.create_chat_completion(
+                    messages=messages,
+                    grammar=grammar,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    seed=seed,
+                    # Small models loop; a mild penalty keeps lists from repeating one item.
+                    repeat_penalty=1.1,
+                )
+            finally:
+                self._llama.on_token = None
         choice = result["choices"][0]
         usage = result.get("usage") or {}
-        return LocalCompletion(
+        completion = LocalCompletion(
             text=choice["message"].get("content") or "",
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             finish_reason=choice.get("finish_reason"),
         )
+        self.stats.prompt_tokens += completion.prompt_tokens
+        return completion
 
     def close(self) -> None:
         llama, self._llama = self._llama, None
         if llama is not None:
             llama.close()
+
+
+@lru_cache(maxsize=1)
+def _llama_class() -> type[Any]:
+    """``llama_cpp.Llama``, with llama.cpp's own way of applying a grammar.
+
+    llama-cpp-python puts the grammar into the sampler chain, so every token tests the whole
+    vocabulary against it (about 94 ms a token for Gemma's 262,144 entries, twice the
+    decode itself). llama.cpp's ``common_sampler_sample`` samples first and checks only the
+    chosen token (microseconds), masking the whole vocabulary only when that token is
+    refused (``_LazyGrammarSampler``). Everything else, chat templates and prefix reuse
+    included, stays llama-cpp-python's.
+    """
+    from llama_cpp import Llama
+
+    class _Llama(Llama):
+        on_token: Callable[[int], None] | None = None
+        stats: DecodeStats = DecodeStats()
+        _generated = 0
+
+        # Llama calls it with keywords only; the grammar is taken out of the chain.
+        def _init_sampler(self, **kwargs: Any) -> Any:  # type: ignore[override]
+            grammar = kwargs.pop("grammar", None)
+            chain = super()._init_sampler(**kwargs)
+            self._generated = 0
+            # temp 0 is llama-cpp-python's greedy chain (penalties, then the best token).
+            greedy = kwargs.get("temp", 0.8) == 0.0
+            return _LazyGrammarSampler(self, chain, grammar, greedy=greedy)
+
+        def eval(self, tokens: Any) -> None:
+            # The first evaluation of a generation is its prompt, less the kept prefix.
+            if self._generated == 0:
+                self.stats.prompt_evaluated += len(tokens)
+            super().eval(tokens)
+
+        def token_sampled(self) -> None:
+            self._generated += 1
+            self.stats.generated += 1
+            if self.on_token is not None:
+                self.on_token(self._generated)
+
+    return _Llama
+
+
+class _LazyGrammarSampler:
+    """Samples as llama.cpp's ``common_sampler_sample`` does (common/sampling.cpp).
+
+    Sample from the raw logits with the usual chain (penalties, then greedy, or top-k ...
+    temperature and a random draw); ask the grammar about the chosen token alone; only when
+    it refuses, mask all candidates with the grammar and sample again. Greedy decoding
+    picks the same token as masking first would (the best allowed token is the best token
+    when it is allowed); the grammar accepts every token exactly once, and only allowed
+    ones (accepting a refused token aborts llama.cpp).
+
+    Greedy decoding (what the pipeline asks for) refuses 5-20% of first choices, mostly
+    newlines the JSON grammar does not allow; masking 262,144 tokens for each would cost
+    more than the decode. So a greedy refusal first asks the grammar about the next best
+    tokens, best first (ties to the lower id, as llama.cpp's greedy sampler breaks them),
+    and masks everything only when none of them is allowed: still the token the full
+    mask would give.
+    """
+
+    # Next-best tokens asked about one by one after a greedy refusal.
+    RANKED_CANDIDATES = 64
+
+    def __init__(self, llama: Any, chain: Any, grammar: Any, *, greedy: bool) -> None:
+        import ctypes
+
+        import llama_cpp
+        import numpy as np
+
+        self._c = llama_cpp
+        self._llama = llama
+        self._chain = chain  # llama-cpp-python's LlamaSampler: it frees the C chain
+        self._n_vocab = int(llama.n_vocab())
+        self._grammar = (
+            llama_cpp.llama_sampler_init_grammar(
+                llama._model.vocab, grammar._grammar.encode(), grammar._root.encode()
+            )
+            if grammar is not None
+            else None
+        )
+        self._data = (llama_cpp.llama_token_data * self._n_vocab)()
+        self._view = np.ctypeslib.as_array(self._data)
+        self._view["id"] = np.arange(self._n_vocab, dtype=np.int32)
+        self._candidates = llama_cpp.llama_token_data_array(
+            data=self._data, size=self._n_vocab, selected=-1, sorted=False
+        )
+        self._one = (llama_cpp.llama_token_data * 1)()
+        self._one_view = np.ctypeslib.as_array(self._one)
+        self._one_candidate = llama_cpp.llama_token_data_array(
+            data=self._one, size=1, selected=-1, sorted=False
+        )
+        self._byref = ctypes.byref
+        self._np = np
+        self._greedy = greedy
+
+    def _fill(self, ctx: Any, idx: int) -> None:
+        logits = self._c.llama_get_logits_ith(ctx.ctx, idx)
+        self._view["logit"] = self._np.ctypeslib.as_array(logits, shape=(self._n_vocab,))
+        self._view["p"] = 0.0
+        self._candidates.size = self._n_vocab
+        self._candidates.selected = -1
+        self._candidates.sorted = False
+
+    def _pick(self, *samplers: Any) -> int:
+        for sampler in samplers:
+            self._c.llama_sampler_apply(sampler, self._byref(self._candidates))
+        return int(self._data[self._candidates.selected].id)
+
+    def _allowed(self, token: int) -> bool:
+        self._one_view[0] = (token, 1.0, 0.0)
+        self._one_candidate.size, self._one_candidate.selected = 1, -1
+        self._c.llama_sampler_apply(self._grammar, self._byref(self._one_candidate))
+        return bool(self._one_view["logit"][0] != float("-inf"))
+
+    def _best_allowed(self) -> int | None:
+        """The best token the grammar allows among the top ``RANKED_CANDIDATES`` of the
+        chain's (penalised) logits, or ``None``."""
+        np = self._np
+        logits = self._view["logit"]
+        count = min(self.RANKED_CANDIDATES, self._n_vocab - 1)
+        top = np.argpartition(-logits, count)[:count]
+        for token in top[np.lexsort((top, -logits[top]))]:
+            if logits[token] == float("-inf"):
+                return None
+            if self._allowed(int(token)):
+                return int(token)
+        return None
+
+    def sample(self, ctx: Any, idx: int = -1) -> int:
+        """The next token (called by ``Llama.generate`` once per generated token)."""
+        chain = self._chain.sampler
+        self._fill(ctx, idx)
+        token = self._pick(chain)
+        if self._grammar is not None:
+            stats = self._llama.stats
+            stats.grammar_checks += 1
+            if not self._allowed(token):
+                stats.grammar_fallbacks += 1
+                ranked = self._best_allowed() if self._greedy else None
+                if ranked is None:
+                    stats.grammar_full_masks += 1
+                    self._fill(ctx, idx)
+                    ranked = self._pick(self._grammar, chain)
+                token = ranked
+            self._c.llama_sampler_accept(self._grammar, token)
+        self._c.llama_sampler_accept(chain, token)
+        self._llama.token_sampled()
+        return token
+
+    def close(self) -> None:
+        grammar, self._grammar = self._grammar, None
+        if grammar is not None:
+            self._c.llama_sampler_free(grammar)
+        self._chain.close()
+
+    def __del__(self) -> None:
+        self.close()
 
 
 @lru_cache(maxsize=1)
@@ -209,7 +591,13 @@ class LocalClient:
     (and does when a remote model is in the chain). A command that only runs a local model
     uses this one and is spared litellm's seconds of import: the difference between the
     ``summarize`` command and a bare llama-cpp-python script (benchmarks/bench_overhead.py).
+
+    ``on_generation`` hears how each call is doing, token by token (a terminal's progress
+    line): once when the prompt starts, after every token, and once when the call ends.
     """
+
+    def __init__(self, *, on_generation: Callable[[Generation], None] | None = None) -> None:
+        self.on_generation = on_generation
 
     def check_models(self, model: str) -> None:
         """Fail before any call when the model file is missing."""
@@ -220,12 +608,14 @@ class LocalClient:
         from summarizer.schema import Usage
 
         started = time.perf_counter()
+        on_token = self._reporter(request)
         try:
             result = get_model(_local_name(request.model)).chat(
                 request.messages,
                 json_schema=request.response_schema,
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
+                on_token=on_token,
             )
         except ValueError as exc:  # llama-cpp-python's way of refusing a request
             if "context window" in str(exc):
@@ -236,6 +626,9 @@ class LocalClient:
             raise ProviderError(
                 f"{request.model} failed: {exc}", model=request.model, provider="local"
             ) from exc
+        finally:
+            if on_token is not None:
+                on_token(None)
         return ChatResponse(
             text=result.text,
             usage=Usage(input_tokens=result.prompt_tokens, output_tokens=result.completion_tokens),
@@ -243,6 +636,40 @@ class LocalClient:
             finish_reason=result.finish_reason or "stop",
             latency_s=time.perf_counter() - started,
         )
+
+    def _reporter(self, request: ChatRequest) -> Callable[[int | None], None] | None:
+        """The model's per-token callback, reporting to ``on_generation``; called with
+        ``None`` when the call ends."""
+        report = self.on_generation
+        if report is None:
+            return None
+        from summarizer.llm import Generation
+
+        first_token_at: float | None = None
+        generated = 0
+
+        def on_token(count: int | None) -> None:
+            nonlocal first_token_at, generated
+            now = time.perf_counter()
+            if count is not None:
+                generated = count
+                if first_token_at is None:
+                    first_token_at = now
+            writing_s = 0.0 if first_token_at is None else now - first_token_at
+            report(
+                Generation(
+                    model=request.model,
+                    task=request.task,
+                    generated=generated,
+                    budget=request.max_tokens,
+                    writing_s=writing_s,
+                    done=count is None,
+                )
+            )
+
+        # The prompt is read before the first token: say so at once.
+        report(Generation(request.model, request.task, generated=0, budget=request.max_tokens))
+        return on_token
 
     def count_tokens(self, model: str, text: str) -> int:
         return count_tokens(_local_name(model), text)

@@ -381,7 +381,10 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # A file, not a pipe: llama.cpp logs a lot, and a full pipe would block the server.
     log = (tmp_path_factory.mktemp("llama") / "server.log").open("w+b")
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+        # Started as ``python -m llama_cpp.server`` is, through our loader: on a CPU that
+        # advertises AMX it cannot run, the model loads without it instead of dying (SIGILL).
+        [sys.executable, "-c", "from summarizer.local import run_llama_cpp_server as main; main()",
+         "--model", str(gguf), "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "8192", "--model_alias", "smollm2"],
         stdout=log,
         stderr=subprocess.STDOUT,

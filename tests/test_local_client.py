@@ -63,6 +63,7 @@ def test_a_request_reaches_the_model_with_its_schema_and_limits(model: FakeModel
             "json_schema": {"type": "object"},
             "max_tokens": 77,
             "temperature": 0.2,
+            "on_token": None,  # nobody asked for progress
         }
     ]
     assert model.loaded == [("smollm2", False)]  # type: ignore[attr-defined]
