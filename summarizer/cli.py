@@ -243,13 +243,15 @@ def _run_task(
     from summarizer import display, pipeline, render
     from summarizer.llm import DryRunClient, LazyClient
 
+    progress = display.TerminalProgress(enabled=not quiet and not dry_run)
+
     def real_client() -> LLMClient:
         # The heavy imports only when a model or its tokenizer is really needed: a run
         # answered from the cache never gets here, and a local model alone needs no litellm.
         if model_ref.is_local and not fallbacks:
             from summarizer.local import LocalClient
 
-            local_client = LocalClient()
+            local_client = LocalClient(on_generation=progress.on_generation)
             local_client.check_models(model_ref.name)
             return local_client
         from summarizer.client import LiteLLMClient
@@ -289,14 +291,14 @@ def _run_task(
         )
     )
     run = pipeline.summarize if task == "summary" else pipeline.translate
-    with display.progress_bar(enabled=not quiet and not dry_run) as on_progress:
+    with progress:
         result: Any = run(
             text,
             target_language=target_language,
             model=model_ref.name,
             client=client,
             on_call=display.call_logger() if verbose and not dry_run else None,
-            on_progress=on_progress,
+            on_progress=progress.on_progress,
             concurrency=concurrency,
             prompts_dir=extra.get("prompts_dir"),
         )

@@ -1,11 +1,12 @@
-"""What a person sees on stderr while a long job runs: a progress bar and, with
-``--verbose``, one log line per model call (model, tokens, latency; never the article)."""
+"""What a person sees on stderr while a long job runs: progress bars (the job's phases,
+the answer being written) and, with ``--verbose``, one log line per model call (model,
+tokens, latency; never the article)."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable
 from typing import TextIO
 
 from rich.console import Console
@@ -18,6 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from summarizer.llm import Generation
 from summarizer.pipeline import CallRecord
 from summarizer.pipeline import Progress as PipelineProgress
 
@@ -40,32 +42,86 @@ def call_logger(stream: TextIO | None = None) -> Callable[[CallRecord], None]:
     return log
 
 
-@contextmanager
-def progress_bar(*, enabled: bool) -> Iterator[Callable[[PipelineProgress], None] | None]:
-    """A ``pipeline`` ``on_progress`` hook drawing a rich progress bar on stderr.
+class TerminalProgress:
+    """Progress on stderr while a job runs: a bar per pipeline phase ("summarize" 3 of
+    12) and, for a model that reports it (the embedded ones), the answer being written:
+    tokens against the answer's budget and the decode rate.
 
-    Yields ``None`` (no hook) when disabled or when stderr is not a terminal, so logs and
-    pipes stay clean. Single-call jobs never show a bar: there is nothing to follow.
+    Draws nothing when disabled or when stderr is not a terminal, so logs and pipes stay
+    clean: its hooks are then ``None``. Use it as a context manager around the job; a
+    hook called outside it does nothing.
     """
-    console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
-        yield None
-        return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        tasks: dict[str, TaskID] = {}
 
-        def update(event: PipelineProgress) -> None:
-            if event.total <= 1:
+    def __init__(self, *, enabled: bool, console: Console | None = None) -> None:
+        self._console = console or Console(stderr=True)
+        self.enabled = enabled and self._console.is_terminal
+        self._bar: Progress | None = None
+        self._phases: dict[str, TaskID] = {}
+        self._writing: TaskID | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> TerminalProgress:
+        if self.enabled:
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[detail]}"),
+                TimeElapsedColumn(),
+                console=self._console,
+                transient=True,
+            )
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        bar, self._bar = self._bar, None
+        if bar is not None:
+            bar.stop()
+
+    @property
+    def on_progress(self) -> Callable[[PipelineProgress], None] | None:
+        """The ``pipeline`` ``on_progress`` hook."""
+        return self._phase if self.enabled else None
+
+    @property
+    def on_generation(self) -> Callable[[Generation], None] | None:
+        """The hook for a client that reports its answer token by token."""
+        return self._generation if self.enabled else None
+
+    def _phase(self, event: PipelineProgress) -> None:
+        # Single-call jobs get no phase bar: there is nothing to follow.
+        with self._lock:
+            if self._bar is None or event.total <= 1:
                 return
-            if event.phase not in tasks:
-                tasks[event.phase] = bar.add_task(event.phase, total=event.total)
-            bar.update(tasks[event.phase], completed=event.done)
+            if event.phase not in self._phases:
+                self._phases[event.phase] = self._bar.add_task(
+                    event.phase, total=event.total, detail=""
+                )
+            self._bar.update(self._phases[event.phase], completed=event.done)
 
-        yield update
+    def _generation(self, event: Generation) -> None:
+        with self._lock:
+            if self._bar is None:
+                return
+            if self._writing is None:
+                self._writing = self._bar.add_task("", total=event.budget, detail="")
+            if event.done:
+                self._bar.update(self._writing, visible=False)
+                return
+            rate = event.tokens_per_s
+            detail = (
+                "tokens, reading the prompt"
+                if event.generated == 0
+                else f"tokens, {rate:.1f} tok/s"
+                if rate is not None
+                else "tokens"
+            )
+            self._bar.update(
+                self._writing,
+                description=f"writing ({event.task})",
+                completed=event.generated,
+                total=event.budget,
+                detail=detail,
+                visible=True,
+            )
