@@ -62,26 +62,44 @@ def _threads() -> int:
 BUSY_SAMPLE_S = 0.1
 
 
-def _busy_cores(stat: Path = Path("/proc/stat"), interval: float = BUSY_SAMPLE_S) -> float | None:
+def _busy_cores(
+    stat: Path = Path("/proc/stat"),
+    interval: float = BUSY_SAMPLE_S,
+    own: Path = Path("/proc/self/stat"),
+) -> float | None:
     """Cores other processes keep busy, sampled over ``interval`` while this one waits;
-    ``None`` where the kernel does not say (not Linux)."""
+    ``None`` where the kernel does not say (not Linux).
 
-    def times() -> tuple[int, int]:
+    This process's own CPU time is left out: right after ``import llama_cpp`` its OpenMP
+    threads spin for a moment, and counted as "busy" they made a script that loads a model
+    at once run it on one thread instead of two.
+    """
+
+    def times() -> tuple[int, int, int]:
         # cpu  user nice system idle iowait irq softirq steal ...
         fields = [int(v) for v in stat.read_text().split("\n", 1)[0].split()[1:9]]
-        return sum(fields), fields[3] + fields[4]
+        return sum(fields), fields[3] + fields[4], own_ticks()
+
+    def own_ticks() -> int:
+        # pid (comm) state ... utime stime: the 14th and 15th fields, in the same clock ticks
+        try:
+            after_name = own.read_text().rsplit(")", 1)[1].split()
+            return int(after_name[11]) + int(after_name[12])
+        except (OSError, ValueError, IndexError):
+            return 0
 
     try:
-        total_before, idle_before = times()
+        total_before, idle_before, own_before = times()
         time.sleep(interval)
-        total_after, idle_after = times()
+        total_after, idle_after, own_after = times()
     except (OSError, ValueError, IndexError):
         return None
     elapsed = total_after - total_before
     if elapsed <= 0:
         return None
     cores = max(1, os.cpu_count() or 1)
-    return cores * (1 - (idle_after - idle_before) / elapsed)
+    busy = elapsed - (idle_after - idle_before) - (own_after - own_before)
+    return cores * max(0.0, busy / elapsed)
 
 
 # -- CPU features that are advertised but may not run ----------------------------------
@@ -283,7 +301,8 @@ class LocalCompletion:
 class DecodeStats:
     """What a loaded model has done since it was loaded: the figures the benchmarks report.
 
-    ``prompt_evaluated`` is below ``prompt_tokens`` by what the kept prefix saved;
+    ``prompt_evaluated`` is below ``prompt_tokens`` by what the kept prefix saved, and
+    ``prompt_seconds`` the time evaluating it took;
     ``grammar_fallbacks`` of ``grammar_checks`` is how often the lazily checked token was
     refused; then the best few thousand tokens were masked ``grammar_subset_masks`` times,
     and the whole vocabulary ``grammar_full_masks`` times.
@@ -291,6 +310,7 @@ class DecodeStats:
 
     prompt_tokens: int = 0
     prompt_evaluated: int = 0
+    prompt_seconds: float = 0.0
     generated: int = 0
     grammar_checks: int = 0
     grammar_fallbacks: int = 0
@@ -405,7 +425,11 @@ def _llama_class() -> type[Any]:
         def eval(self, tokens: Any) -> None:
             # The first evaluation of a generation is its prompt, less the kept prefix.
             if self._generated == 0:
+                started = time.perf_counter()
+                super().eval(tokens)
                 self.stats.prompt_evaluated += len(tokens)
+                self.stats.prompt_seconds += time.perf_counter() - started
+                return
             super().eval(tokens)
 
         def token_sampled(self) -> None:

@@ -54,6 +54,25 @@ def test_busy_cores_reads_the_kernel_counters(
     assert local._busy_cores(stat) == pytest.approx(3.0)
 
 
+def test_this_processs_own_cpu_time_is_not_counted_as_busy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Right after ``import llama_cpp`` our own OpenMP threads spin: not another process."""
+    stat, own = tmp_path / "stat", tmp_path / "self-stat"
+    counters = Counters(stat, 0.75)  # 3 of 4 cores busy in all ...
+    fields = ["S"] + ["0"] * 10
+
+    def sleep(seconds: float) -> None:
+        counters.sleep(seconds)
+        # ... one of them is this process: 50 of the 200 ticks (utime 30, stime 20)
+        own.write_text(f"4242 (python3 (x)) {' '.join(fields)} 30 20 0 0 20 0 1\n")
+
+    own.write_text(f"4242 (python3 (x)) {' '.join(fields)} 0 0 0 0 20 0 1\n")
+    monkeypatch.setattr(local.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(local.time, "sleep", sleep)
+    assert local._busy_cores(stat, own=own) == pytest.approx(2.0)
+
+
 def test_without_kernel_counters_every_core_is_used(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
