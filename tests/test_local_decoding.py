@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,15 @@ MESSAGES = [
         "Thursday 10 March 2022, the highest-level talks since the invasion began.",
     },
 ]
+
+
+@pytest.fixture(scope="module")
+def smollm2() -> Iterator[local.LocalModel]:
+    """A model of this module's own: the process-wide ones (``local.get_model``) are other
+    tests' to count."""
+    model = local.LocalModel(resolve_local_path("smollm2"), n_ctx=2048)
+    yield model
+    model.close()
 
 
 def fits_schema(text: str) -> dict[str, Any]:
@@ -93,8 +103,8 @@ def test_greedy_output_is_the_stock_grammar_paths_token_for_token(alias: str) ->
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_sampled_answers_fit_the_schema_too(seed: int) -> None:
-    model = local.get_model("smollm2")
+def test_sampled_answers_fit_the_schema_too(smollm2: local.LocalModel, seed: int) -> None:
+    model = smollm2
     before = local.DecodeStats(**vars(model.stats))
     answer = model.chat(
         MESSAGES, json_schema=SHORT_SCHEMA, max_tokens=160, temperature=1.0, seed=seed
@@ -104,8 +114,8 @@ def test_sampled_answers_fit_the_schema_too(seed: int) -> None:
     assert model.stats.grammar_checks > before.grammar_checks
 
 
-def test_a_kept_prompt_prefix_is_not_evaluated_again() -> None:
-    model = local.get_model("smollm2")
+def test_a_kept_prompt_prefix_is_not_evaluated_again(smollm2: local.LocalModel) -> None:
+    model = smollm2
     other = [MESSAGES[0], {"role": "user", "content": "The ferry to Batam leaves at 9 daily."}]
     model.chat(MESSAGES, json_schema=SHORT_SCHEMA, max_tokens=64, temperature=0.0)
     before = model.stats.prompt_evaluated
