@@ -15,6 +15,7 @@ Both are demos: they run anywhere, offline, and their summaries are rough (READM
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import threading
@@ -72,7 +73,9 @@ def _busy_cores(
 
     This process's own CPU time is left out: right after ``import llama_cpp`` its OpenMP
     threads spin for a moment, and counted as "busy" they made a script that loads a model
-    at once run it on one thread instead of two.
+    at once run it on one thread instead of two. The price: a process that loads a second
+    model while its first one decodes (``summarize serve`` with two models) gives the second
+    every core; ``SUMMARIZER_THREADS`` is the way out there.
     """
 
     def times() -> tuple[int, int, int]:
@@ -153,8 +156,12 @@ def extra_buffers_usable(model_path: Path) -> bool:
         if key not in _verdicts:
             stored = _read_verdicts().get(key)
             if stored is None:
-                stored = _probe(model_path)
-                _write_verdict(key, stored)
+                verdict = _probe(model_path)
+                # A probe that could not tell (it exited with an error, hung, or could not
+                # start) turns them off for this process only; the next one asks again.
+                stored = verdict is True
+                if verdict is not None:
+                    _write_verdict(key, verdict)
             _verdicts[key] = stored
         return _verdicts[key]
 
@@ -194,7 +201,9 @@ def probe_decode(model_path: str) -> None:
         llama.close()
 
 
-def _probe(model_path: Path) -> bool:
+def _probe(model_path: Path) -> bool | None:
+    """True when the child decoded, False when a signal killed it (SIGILL, SIGSEGV: the
+    CPU cannot run what was built for it), None when it could not tell."""
     import subprocess
 
     try:
@@ -207,8 +216,10 @@ def _probe(model_path: Path) -> bool:
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return child.returncode == 0
+        return None
+    if child.returncode == 0:
+        return True
+    return False if child.returncode < 0 else None
 
 
 def _verdicts_path() -> Path:
@@ -232,13 +243,14 @@ def _write_verdict(key: str, usable: bool) -> None:
     each process its own probe."""
     path = _verdicts_path()
     verdicts = {**_read_verdicts(), key: usable}
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_text(json.dumps(verdicts, indent=1))
         os.replace(temporary, path)
     except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 _params_lock = threading.RLock()
@@ -283,9 +295,13 @@ def run_llama_cpp_server(model_path: str | None = None) -> None:
     from llama_cpp.server.__main__ import main
 
     if model_path is None:
-        arguments = sys.argv[1:]
-        model_path = arguments[arguments.index("--model") + 1]
-    with model_params(use_extra_bufts=extra_buffers_usable(Path(model_path))):
+        import argparse
+
+        parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+        parser.add_argument("--model")
+        model_path = parser.parse_known_args(sys.argv[1:])[0].model
+    usable = extra_buffers_usable(Path(model_path)) if model_path else True
+    with model_params(use_extra_bufts=usable):
         main()  # type: ignore[no-untyped-call]
 
 
@@ -366,6 +382,8 @@ class LocalModel:
         grammar = _grammar(json.dumps(json_schema)) if json_schema else None
         with self._lock:
             self._llama.on_token = on_token
+            if on_token is not None:
+                on_token(0)  # the prompt is read now, before the first token
             try:
                 result = self._llama.create_chat_completion(
                     messages=messages,
@@ -378,20 +396,23 @@ class LocalModel:
                 )
             finally:
                 self._llama.on_token = None
+            usage = result.get("usage") or {}
+            self.stats.prompt_tokens += int(usage.get("prompt_tokens", 0))
         choice = result["choices"][0]
-        usage = result.get("usage") or {}
         completion = LocalCompletion(
             text=choice["message"].get("content") or "",
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             finish_reason=choice.get("finish_reason"),
         )
-        self.stats.prompt_tokens += completion.prompt_tokens
         return completion
 
     def close(self) -> None:
         llama, self._llama = self._llama, None
         if llama is not None:
+            sampler, llama._sampler = getattr(llama, "_sampler", None), None
+            if isinstance(sampler, _LazyGrammarSampler):
+                sampler.close()
             llama.close()
 
 
@@ -466,24 +487,26 @@ class _LazyGrammarSampler:
 
     def __init__(self, llama: Any, chain: Any, grammar: Any, *, greedy: bool) -> None:
         import ctypes
+        import weakref
 
         import llama_cpp
         import numpy as np
 
         self._c = llama_cpp
-        self._llama = llama
+        # The Llama keeps this sampler (``_sampler``): a weak reference back breaks the cycle.
+        self._llama = weakref.proxy(llama)
         self._chain = chain  # llama-cpp-python's LlamaSampler: it frees the C chain
         self._n_vocab = int(llama.n_vocab())
-        self._grammar = (
-            llama_cpp.llama_sampler_init_grammar(
+        self._grammar = None
+        if grammar is not None:
+            self._grammar = llama_cpp.llama_sampler_init_grammar(
                 llama._model.vocab, grammar._grammar.encode(), grammar._root.encode()
             )
-            if grammar is not None
-            else None
-        )
+            if not self._grammar:  # NULL: llama.cpp refused it; never decode unconstrained
+                raise ValueError("llama.cpp could not parse the JSON grammar")
         self._data = (llama_cpp.llama_token_data * self._n_vocab)()
         self._view = np.ctypeslib.as_array(self._data)
-        self._view["id"] = np.arange(self._n_vocab, dtype=np.int32)
+        self._ids = np.arange(self._n_vocab, dtype=np.int32)
         self._candidates = llama_cpp.llama_token_data_array(
             data=self._data, size=self._n_vocab, selected=-1, sorted=False
         )
@@ -504,6 +527,8 @@ class _LazyGrammarSampler:
 
     def _fill(self, ctx: Any, idx: int) -> None:
         logits = self._c.llama_get_logits_ith(ctx.ctx, idx)
+        # Every field, ids too: top-k and top-p sort the array they are given.
+        self._view["id"] = self._ids
         self._view["logit"] = self._np.ctypeslib.as_array(logits, shape=(self._n_vocab,))
         self._view["p"] = 0.0
         self._candidates.size = self._n_vocab
@@ -654,7 +679,8 @@ class LocalClient:
     ``summarize`` command and a bare llama-cpp-python script (benchmarks/bench_overhead.py).
 
     ``on_generation`` hears how each call is doing, token by token (a terminal's progress
-    line): once when the prompt starts, after every token, and once when the call ends.
+    line): when the model starts reading the prompt, after every token, and when the call
+    ends.
     """
 
     def __init__(self, *, on_generation: Callable[[Generation], None] | None = None) -> None:
@@ -699,8 +725,8 @@ class LocalClient:
         )
 
     def _reporter(self, request: ChatRequest) -> Callable[[int | None], None] | None:
-        """The model's per-token callback, reporting to ``on_generation``; called with
-        ``None`` when the call ends."""
+        """The model's per-token callback, reporting to ``on_generation``: called with 0
+        when the prompt is read, the count after each token, ``None`` when the call ends."""
         report = self.on_generation
         if report is None:
             return None
@@ -714,7 +740,7 @@ class LocalClient:
             now = time.perf_counter()
             if count is not None:
                 generated = count
-                if first_token_at is None:
+                if count > 0 and first_token_at is None:
                     first_token_at = now
             writing_s = 0.0 if first_token_at is None else now - first_token_at
             report(
@@ -728,8 +754,6 @@ class LocalClient:
                 )
             )
 
-        # The prompt is read before the first token: say so at once.
-        report(Generation(request.model, request.task, generated=0, budget=request.max_tokens))
         return on_token
 
     def count_tokens(self, model: str, text: str) -> int:

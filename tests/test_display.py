@@ -73,7 +73,7 @@ class TokenByTokenModel:
     """A loaded model that writes its answer in three tokens, calling ``on_token``."""
 
     def chat(self, messages: Any, *, on_token: Any = None, **options: Any) -> local.LocalCompletion:
-        for count in (1, 2, 3):
+        for count in (0, 1, 2, 3):
             if on_token is not None:
                 on_token(count)
         return local.LocalCompletion(json.dumps(draft()), 50, 3, "stop")

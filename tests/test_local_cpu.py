@@ -88,12 +88,22 @@ def test_a_probe_that_decodes_keeps_them_on(
 
 
 @pytest.mark.usefixtures("amx_cpu")
-def test_a_probe_that_hangs_counts_as_a_failure(
-    monkeypatch: pytest.MonkeyPatch, model_file: Path
+@pytest.mark.parametrize(
+    "code", ["import time; time.sleep(30)", "raise SystemExit(1)"], ids=["hangs", "errs"]
+)
+def test_a_probe_that_cannot_tell_turns_them_off_for_this_process_only(
+    monkeypatch: pytest.MonkeyPatch, model_file: Path, code: str
 ) -> None:
+    """A hang or an error (summarizer not importable in the child, a full disk) says
+    nothing about the CPU: off now, to be safe, but asked again by the next process."""
     monkeypatch.setattr(local, "PROBE_TIMEOUT_S", 0.5)
-    child(monkeypatch, "import time; time.sleep(30)")
+    child(monkeypatch, code)
     assert local.extra_buffers_usable(model_file) is False
+    assert not (cache_dir() / local.PROBE_FILENAME).exists()
+
+    monkeypatch.setattr(local, "_verdicts", {})
+    child(monkeypatch, SUCCEED)
+    assert local.extra_buffers_usable(model_file) is True
 
 
 @pytest.mark.usefixtures("amx_cpu")
@@ -166,6 +176,33 @@ def test_models_loaded_inside_model_params_get_the_setting() -> None:
         assert low_level.llama_model_default_params().use_extra_bufts is True
 
 
-def test_the_real_probe_child_reports_a_crash_as_a_signal(model_file: Path) -> None:
-    """``probe_decode`` on a file that is no model fails in the child, not here."""
-    assert local._probe(model_file) is False
+def test_the_real_probe_child_fails_in_the_child_not_here(model_file: Path) -> None:
+    """``probe_decode`` on a file that is no model: the child exits with an error, which
+    says nothing about the CPU."""
+    assert local._probe(model_file) is None
+
+
+def test_the_server_is_started_with_the_model_it_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    import llama_cpp.server.__main__ as server_main
+
+    asked: list[Path] = []
+    started: list[bool] = []
+
+    def usable(path: Path) -> bool:
+        asked.append(path)
+        return False
+
+    def main() -> None:
+        from llama_cpp import llama_cpp as low_level
+
+        started.append(low_level.llama_model_default_params().use_extra_bufts)
+
+    monkeypatch.setattr(local, "extra_buffers_usable", usable)
+    monkeypatch.setattr(server_main, "main", main)
+    for argv in (["--model", "/m/a.gguf", "--port", "1"], ["--port", "1", "--model=/m/a.gguf"]):
+        monkeypatch.setattr(sys, "argv", ["-c", *argv])
+        local.run_llama_cpp_server()
+    monkeypatch.setattr(sys, "argv", ["-c", "--config_file", "x.json"])
+    local.run_llama_cpp_server()  # no model named: llama.cpp's defaults, no probe
+    assert asked == [Path("/m/a.gguf"), Path("/m/a.gguf")]
+    assert started == [False, False, True]

@@ -102,6 +102,23 @@ def test_greedy_output_is_the_stock_grammar_paths_token_for_token(alias: str) ->
     assert model.stats.grammar_checks == lazy.completion_tokens + 1
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_sampling_without_a_grammar_is_llama_cpp_pythons_own(
+    smollm2: local.LocalModel, seed: int
+) -> None:
+    """The same chain (penalties, top-k, top-p, temperature, a seeded draw) on the same
+    logits: the same tokens as the stock ``Llama``."""
+    stock = stock_llama(smollm2)
+    try:
+        ours = smollm2.chat(MESSAGES, json_schema=None, max_tokens=48, temperature=0.8, seed=seed)
+        theirs = stock.create_chat_completion(
+            messages=MESSAGES, max_tokens=48, temperature=0.8, seed=seed, repeat_penalty=1.1
+        )
+    finally:
+        stock.close()
+    assert ours.text == theirs["choices"][0]["message"]["content"]
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_sampled_answers_fit_the_schema_too(smollm2: local.LocalModel, seed: int) -> None:
     model = smollm2
