@@ -17,7 +17,7 @@ prompt's (the first of a call) is left out, so each side's figure is (tokens dec
 (time from the end of the prompt to the last token), sampling and grammar included. All
 sides use the same model file, context size, thread count and llama.cpp buffer types; the
 raw sides open the model as a library user would, so Gemma's sliding-window cache is not
-opened in full there as ours is (which, if anything, favours them).
+opened in full there as ours is.
 
 The pipeline's lazy check also reports how often the grammar refused the sampled token
 (its fallback rate) and how often the whole vocabulary had to be masked.
