@@ -524,6 +524,14 @@ class _LazyGrammarSampler:
         self._byref = ctypes.byref
         self._np = np
         self._greedy = greedy
+        # Tokens generated so far (a superset of those the penalties touch) and the small
+        # array the greedy chain runs on.
+        self._generated: set[int] = set()
+        self._few_data = (llama_cpp.llama_token_data * 256)()
+        self._few_view = np.ctypeslib.as_array(self._few_data)
+        self._few = llama_cpp.llama_token_data_array(
+            data=self._few_data, size=0, selected=-1, sorted=False
+        )
 
     def _fill(self, ctx: Any, idx: int) -> None:
         logits = self._c.llama_get_logits_ith(ctx.ctx, idx)
@@ -587,17 +595,54 @@ class _LazyGrammarSampler:
         top = np.argpartition(-logits, count)[:count]
         return top[np.lexsort((top, -logits[top]))]
 
+    def _greedy_pick(self, ctx: Any, idx: int) -> int:
+        """The chain's greedy token without running it over the whole vocabulary.
+
+        The chain is repetition penalties, then the best token. Penalties only touch tokens
+        already generated, so the answer is among those and the best of the rest: the chain
+        runs on that handful (in id order, so ties still go to the lower id), not on all
+        262,144 entries (1.8 ms a token for Gemma, most of the sampler's time).
+        """
+        np = self._np
+        logits = np.ctypeslib.as_array(
+            self._c.llama_get_logits_ith(ctx.ctx, idx), shape=(self._n_vocab,)
+        )
+        if not self._generated:
+            return int(np.argmax(logits))  # nothing to penalise yet: the first best
+        generated = np.fromiter(self._generated, dtype=np.int32, count=len(self._generated))
+        rest = logits.copy()
+        rest[generated] = -np.inf
+        ids = np.union1d(generated, [int(np.argmax(rest))]).astype(np.int32)
+        count = len(ids)
+        if count > len(self._few_view):
+            self._few_data = (self._c.llama_token_data * (2 * count))()
+            self._few_view = np.ctypeslib.as_array(self._few_data)
+            self._few.data = self._few_data
+        self._few_view["id"][:count] = ids
+        self._few_view["logit"][:count] = logits[ids]
+        self._few_view["p"][:count] = 0.0
+        self._few.size, self._few.selected, self._few.sorted = count, -1, False
+        self._c.llama_sampler_apply(self._chain.sampler, self._byref(self._few))
+        return int(self._few_view["id"][self._few.selected])
+
     def sample(self, ctx: Any, idx: int = -1) -> int:
         """The next token (called by ``Llama.generate`` once per generated token)."""
         chain = self._chain.sampler
-        self._fill(ctx, idx)
-        token = self._pick(chain)
+        if self._greedy:
+            token = self._greedy_pick(ctx, idx)
+        else:
+            self._fill(ctx, idx)
+            token = self._pick(chain)
         if self._grammar is not None:
             stats = self._llama.stats
             stats.grammar_checks += 1
             if not self._allowed(token):
                 stats.grammar_fallbacks += 1
-                ranked = self._best_allowed() if self._greedy else None
+                ranked = None
+                if self._greedy:
+                    self._fill(ctx, idx)
+                    self._pick(chain)  # the penalised logits the ranking needs
+                    ranked = self._best_allowed()
                 if ranked is None:
                     stats.grammar_full_masks += 1
                     self._fill(ctx, idx)
@@ -605,6 +650,7 @@ class _LazyGrammarSampler:
                 token = ranked
             self._c.llama_sampler_accept(self._grammar, token)
         self._c.llama_sampler_accept(chain, token)
+        self._generated.add(token)
         self._llama.token_sampled()
         return token
 
