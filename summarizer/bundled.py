@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -148,60 +146,26 @@ def forget_resolved_paths() -> None:
 # -- the verification record --------------------------------------------------------------
 
 
-def _record_path() -> Path:
-    from summarizer.cache import cache_dir  # lazily: once per process, for gemma3 only
-
-    return cache_dir() / VERIFIED_FILENAME
-
-
-def _read_records() -> dict[str, Any]:
-    """The record file's entries; an unreadable or malformed file counts as empty."""
-    try:
-        records = json.loads(_record_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return records if isinstance(records, dict) else {}
-
-
 def _is_verified(path: Path, sha256: str) -> bool:
     """``path`` exists and was verified as ``sha256`` at its current size and mtime."""
+    from summarizer.cache import read_record  # lazily: once per process, for gemma3 only
+
     try:
         stat = path.stat()
     except OSError:
         return False
-    entry = _read_records().get(str(path.resolve()))
-    return isinstance(entry, dict) and entry == {
-        "size": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
-        "sha256": sha256,
-    }
+    entry = read_record(VERIFIED_FILENAME).get(str(path.resolve()))
+    return isinstance(entry, dict) and entry == _record(stat, sha256)
 
 
 def _record_verified(path: Path, sha256: str) -> None:
-    """Note that ``path``, as it is now, hashed to ``sha256``.
+    """Note that ``path``, as it is now, hashed to ``sha256`` (best effort: when the cache
+    folder cannot be written, later processes verify again)."""
+    from summarizer.cache import update_record
 
-    Best effort: when the cache folder cannot be written, later processes verify again.
-    """
     with contextlib.suppress(OSError):
-        stat = path.stat()
-        records = _read_records()
-        records[str(path.resolve())] = {
-            "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns,
-            "sha256": sha256,
-        }
-        _write_atomically(_record_path(), json.dumps(records, indent=1, sort_keys=True))
+        update_record(VERIFIED_FILENAME, str(path.resolve()), _record(path.stat(), sha256))
 
 
-def _write_atomically(target: Path, text: str) -> None:
-    """``target`` holds ``text`` or what it held before, never half of it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+def _record(stat: os.stat_result, sha256: str) -> dict[str, Any]:
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256}

@@ -64,6 +64,39 @@ def cache_path() -> Path:
     return cache_dir() / CACHE_FILENAME
 
 
+def read_record(filename: str) -> dict[str, Any]:
+    """The entries of a small JSON file kept in the cache folder beside the responses (what
+    a machine has verified once and need not again); unreadable or malformed is empty."""
+    try:
+        records = json.loads((cache_dir() / filename).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return records if isinstance(records, dict) else {}
+
+
+def update_record(filename: str, key: str, value: Any) -> None:
+    """Set one entry of that file, atomically: readers see the old file or the new one.
+
+    Best effort: where the cache folder cannot be written, the next process only has to
+    find out again what this one learnt.
+    """
+    import tempfile
+
+    target = cache_dir() / filename
+    records = {**read_record(filename), key: value}
+    with contextlib.suppress(OSError):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(json.dumps(records, indent=1, sort_keys=True))
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+
+
 @dataclass(frozen=True)
 class CacheInfo:
     """What ``summarize cache info`` prints."""

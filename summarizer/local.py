@@ -15,7 +15,6 @@ Both are demos: they run anywhere, offline, and their summaries are rough (READM
 from __future__ import annotations
 
 import atexit
-import contextlib
 import json
 import os
 import threading
@@ -138,9 +137,10 @@ def extra_buffers_usable(model_path: Path) -> bool:
     """Whether llama.cpp may use its extra buffer types (AMX, repacked weights) here.
 
     Yes unless the CPU advertises AMX: then a child process loads ``model_path`` with them
-    and decodes once. A crash (SIGILL), an error or a hang means no, and the model loads
-    without them. The verdict is kept in the cache folder, keyed by the CPU's flags, the
-    llama.cpp build and the model file, so each machine pays for the probe once.
+    and decodes once. Killed by a signal (SIGILL) means no, and that verdict is kept in the
+    cache folder, keyed by the CPU's flags, the llama.cpp build and the model file, so each
+    machine pays for the probe once. A child that errs or hangs says nothing about the CPU:
+    no for this process, to be safe, and the next one asks again.
     ``SUMMARIZER_EXTRA_BUFFERS=on|off`` overrides it.
     """
     setting = os.environ.get(EXTRA_BUFFERS_ENV, "auto").strip().lower()
@@ -222,35 +222,19 @@ def _probe(model_path: Path) -> bool | None:
     return False if child.returncode < 0 else None
 
 
-def _verdicts_path() -> Path:
-    from summarizer.cache import cache_dir
-
-    return cache_dir() / PROBE_FILENAME
-
-
 def _read_verdicts() -> dict[str, bool]:
-    try:
-        stored = json.loads(_verdicts_path().read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(stored, dict):
-        return {}
+    from summarizer.cache import read_record
+
+    stored = read_record(PROBE_FILENAME)
     return {key: value for key, value in stored.items() if isinstance(value, bool)}
 
 
 def _write_verdict(key: str, usable: bool) -> None:
-    """Keep the verdict for the next process; a cache folder we cannot write only costs
-    each process its own probe."""
-    path = _verdicts_path()
-    verdicts = {**_read_verdicts(), key: usable}
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(json.dumps(verdicts, indent=1))
-        os.replace(temporary, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
+    """Keep the verdict for the next process (best effort: a cache folder we cannot write
+    only costs each process its own probe)."""
+    from summarizer.cache import update_record
+
+    update_record(PROBE_FILENAME, key, usable)
 
 
 _params_lock = threading.RLock()
@@ -399,13 +383,12 @@ class LocalModel:
             usage = result.get("usage") or {}
             self.stats.prompt_tokens += int(usage.get("prompt_tokens", 0))
         choice = result["choices"][0]
-        completion = LocalCompletion(
+        return LocalCompletion(
             text=choice["message"].get("content") or "",
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             finish_reason=choice.get("finish_reason"),
         )
-        return completion
 
     def close(self) -> None:
         llama, self._llama = self._llama, None
