@@ -332,7 +332,6 @@ class LocalModel:
         # at what the CPU can run.
         self.n_threads = 1 if vocab_only else _threads()
         self.extra_buffers = True if vocab_only else extra_buffers_usable(path)
-        self.stats = DecodeStats()
         with model_params(use_extra_bufts=self.extra_buffers):
             self._llama: Any = _llama_class()(
                 model_path=str(path),
@@ -344,7 +343,7 @@ class LocalModel:
                 swa_full=True,
                 verbose=False,
             )
-        self._llama.stats = self.stats
+        self.stats: DecodeStats = self._llama.stats
 
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -413,9 +412,11 @@ def _llama_class() -> type[Any]:
     from llama_cpp import Llama
 
     class _Llama(Llama):
-        on_token: Callable[[int], None] | None = None
-        stats: DecodeStats = DecodeStats()
-        _generated = 0
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.stats = DecodeStats()
+            self.on_token: Callable[[int], None] | None = None
+            self._generated = 0  # in the current generation
 
         # Llama calls it with keywords only; the grammar is taken out of the chain.
         def _init_sampler(self, **kwargs: Any) -> Any:  # type: ignore[override]
@@ -509,7 +510,7 @@ class _LazyGrammarSampler:
         self._greedy = greedy
         # Tokens generated so far (a superset of those the penalties touch) and the small
         # array the greedy chain runs on.
-        self._generated: set[int] = set()
+        self._emitted: set[int] = set()
         self._few_data = (llama_cpp.llama_token_data * 256)()
         self._few_view = np.ctypeslib.as_array(self._few_data)
         self._few = llama_cpp.llama_token_data_array(
@@ -590,12 +591,12 @@ class _LazyGrammarSampler:
         logits = np.ctypeslib.as_array(
             self._c.llama_get_logits_ith(ctx.ctx, idx), shape=(self._n_vocab,)
         )
-        if not self._generated:
+        if not self._emitted:
             return int(np.argmax(logits))  # nothing to penalise yet: the first best
-        generated = np.fromiter(self._generated, dtype=np.int32, count=len(self._generated))
+        emitted = np.fromiter(self._emitted, dtype=np.int32, count=len(self._emitted))
         rest = logits.copy()
-        rest[generated] = -np.inf
-        ids = np.union1d(generated, [int(np.argmax(rest))]).astype(np.int32)
+        rest[emitted] = -np.inf
+        ids = np.union1d(emitted, [int(np.argmax(rest))]).astype(np.int32)
         count = len(ids)
         if count > len(self._few_view):
             self._few_data = (self._c.llama_token_data * (2 * count))()
@@ -633,7 +634,7 @@ class _LazyGrammarSampler:
                 token = ranked
             self._c.llama_sampler_accept(self._grammar, token)
         self._c.llama_sampler_accept(chain, token)
-        self._generated.add(token)
+        self._emitted.add(token)
         self._llama.token_sampled()
         return token
 
