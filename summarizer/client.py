@@ -10,19 +10,22 @@ fallbacks or in the HTTP service. A command with a local model alone uses
 from __future__ import annotations
 
 import email.utils
+import json
 import os
 import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NoReturn
 
 # Before litellm is imported: otherwise it fetches its price map from the network.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+import httpx
 import litellm
+import tenacity
 from litellm import CustomLLM
 from litellm.types.utils import ModelResponse
 
@@ -30,10 +33,13 @@ from summarizer import bundled, local
 from summarizer.errors import (
     ConfigError,
     ContextOverflowError,
+    FormatRejected,
     ProviderError,
+    ProviderTimeout,
     UsageError,
     redact,
 )
+from summarizer.estimate import FALLBACK_CONTEXT_WINDOW as FALLBACK_CONTEXT_WINDOW
 from summarizer.llm import ChatRequest, ChatResponse
 from summarizer.models import LOCAL_PREFIX, parse_model
 from summarizer.schema import Usage
@@ -42,10 +48,6 @@ litellm.suppress_debug_info = True
 # Providers that do not know a parameter (response_format on some) drop it instead of
 # failing; the pipeline validates every answer and re-asks anyway.
 litellm.drop_params = True
-
-# Used when litellm does not know a model's window; small enough for any chat model we
-# know of, so the worst case is more chunks than needed, never an overflow.
-FALLBACK_CONTEXT_WINDOW = 8192
 
 
 class LocalProvider(CustomLLM):
@@ -121,10 +123,6 @@ _DEFAULT_BASE_PROVIDERS = frozenset({"ollama", "ollama_chat"})
 _FORMATS = ("json_schema", "json_object", "none")
 
 
-class _FormatRejected(ProviderError):
-    """The server refused our ``response_format``: retry with a simpler form."""
-
-
 class _DeadlineExceeded(Exception):
     """A remote call outlived timeout + grace (a server that trickles bytes forever)."""
 
@@ -145,9 +143,60 @@ class RetryPolicy:
     backoff_base: float = 1.0
     max_wait: float = 30.0
 
-    def backoff(self, retry: int) -> float:
-        """Wait before retry number ``retry`` (0-based): exponential, capped, no jitter."""
-        return float(min(self.max_wait, self.backoff_base * 2**retry))
+    def wait(self) -> tenacity.wait.wait_base:
+        """tenacity's wait: the provider's ``Retry-After`` when it sent one, else
+        ``backoff_base * 2**retry`` (retry 0-based) capped at ``max_wait``, without jitter.
+
+        A ``Retry-After`` over ``max_wait`` never gets here: ``stop`` gives up first.
+        """
+        return _WaitRetryAfter(
+            tenacity.wait_exponential(multiplier=self.backoff_base, exp_base=2, max=self.max_wait)
+        )
+
+    def stop(self) -> tenacity.stop.stop_base:
+        """tenacity's stop: after ``retries + 1`` attempts, or at once when the provider
+        asks to wait longer than ``max_wait``."""
+        return tenacity.stop_after_attempt(self.retries + 1) | _AsksTooLong(self.max_wait)
+
+
+class _WaitRetryAfter(tenacity.wait.wait_base):
+    """The provider's ``Retry-After`` when the failed attempt carried one, else ``otherwise``."""
+
+    def __init__(self, otherwise: tenacity.wait.wait_base) -> None:
+        self.otherwise = otherwise
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        asked = _retry_after_of(retry_state)
+        return float(self.otherwise(retry_state)) if asked is None else asked
+
+
+class _AsksTooLong(tenacity.stop.stop_base):
+    """Stop when the provider asks to wait longer than ``max_wait``: fail now, next fallback."""
+
+    def __init__(self, max_wait: float) -> None:
+        self.max_wait = max_wait
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        asked = _retry_after_of(retry_state)
+        return asked is not None and asked > self.max_wait
+
+
+def _retry_after_of(retry_state: tenacity.RetryCallState) -> float | None:
+    outcome = retry_state.outcome
+    error = outcome.exception() if outcome is not None and outcome.failed else None
+    return error.retry_after if isinstance(error, ProviderError) else None
+
+
+def _failure(retry_state: tenacity.RetryCallState) -> ProviderError:
+    """The error the attempt just made failed with (only ours are ever retried)."""
+    outcome = retry_state.outcome
+    error = outcome.exception() if outcome is not None else None
+    assert isinstance(error, ProviderError), error
+    return error
+
+
+def _worth_retrying(error: BaseException) -> bool:
+    return isinstance(error, ProviderError) and error.retryable
 
 
 def run_bound_s(timeout: float, policy: RetryPolicy, models: int) -> float:
@@ -169,6 +218,19 @@ class LiteLLMClient:
     fix, the next of ``fallbacks`` is tried, and a model that failed is not asked again in
     this client's lifetime. The bundled models run in-process: no network, no retries.
 
+    What is tenacity's and what is ours: the retries of one model (how many, the waits, when
+    to give up) are a ``tenacity.Retrying`` built from ``RetryPolicy``. Three pieces stay
+    hand-written, because no library we know keeps them (litellm's ``Router`` was tried: its
+    waits carry random jitter and an 8 s cap, it waits up to 60 s when asked to, it cannot
+    be handed a ``sleep``, and it has no deadline for a server that trickles bytes):
+
+    * the fallback chain (``complete``): it remembers the models that failed for the
+      client's lifetime, so a batch stops paying for a dead provider on every call;
+    * the ``response_format`` downgrade (``_send``): a different request, not another
+      attempt, so it must not spend the attempts a transient fault may need;
+    * the hard deadline (``_within``): tenacity's stops are checked between attempts and
+      httpx's timeout is per read, so neither ends an attempt that never finishes.
+
     Args:
         api_base: base URL of an OpenAI-compatible (or other) server, for remote models.
         timeout: seconds one request may take; a hard deadline (plus a second of grace)
@@ -178,6 +240,9 @@ class LiteLLMClient:
         policy: backoff and wait caps; ``retries`` overrides its ``retries``.
         sleep: how to wait (tests pass a recorder).
         notify: called with a one-line notice on each retry and fallback (the CLI prints it).
+        context_window: tokens every remote model accepts, instead of what litellm knows
+            (``FALLBACK_CONTEXT_WINDOW`` for a model it does not know, such as one behind
+            an OpenAI-compatible server).
     """
 
     def __init__(
@@ -190,6 +255,7 @@ class LiteLLMClient:
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         notify: Callable[[str], None] | None = None,
+        context_window: int | None = None,
     ) -> None:
         if not timeout > 0:
             raise UsageError(
@@ -203,12 +269,18 @@ class LiteLLMClient:
             raise UsageError(
                 f"--retries must be 0 or more, not {policy.retries}.", hint="For example 2."
             )
+        if context_window is not None and context_window <= 0:
+            raise UsageError(
+                f"--context-window must be a positive number of tokens, not {context_window}.",
+                hint="For example --context-window 32768.",
+            )
         self.api_base = api_base
         self.timeout = float(timeout)
         self.policy = policy
         self.fallbacks = list(fallbacks)
         self.sleep = sleep
         self.notify = notify
+        self.context_window_override = context_window
         self._failed: set[str] = set()
         # Per model: how far response_format was downgraded after the server refused it.
         self._format_level: dict[str, int] = {}
@@ -295,14 +367,30 @@ class LiteLLMClient:
         raise AssertionError("unreachable: the chain is never empty")
 
     def _with_retries(self, request: ChatRequest) -> ChatResponse:
+        """One model's answer, retried by tenacity on transient faults (``RetryPolicy``)."""
         if parse_model(request.model).is_local:
             return self._call(request)  # in-process: nothing transient to retry
-        attempts = self.policy.retries + 1
-        attempt = 0
+        retrying = tenacity.Retrying(
+            sleep=lambda seconds: self.sleep(float(seconds)),
+            stop=self.policy.stop(),
+            wait=self.policy.wait(),
+            retry=tenacity.retry_if_exception(_worth_retrying),
+            before_sleep=self._before_retry,
+            retry_error_callback=self._give_up,
+        )
+        response: ChatResponse = retrying(self._send, request)
+        return response
+
+    def _send(self, request: ChatRequest) -> ChatResponse:
+        """One attempt: ``request``, re-sent with a simpler ``response_format`` while the
+        server refuses ours. A downgrade is not an attempt (it fails fast, at most twice per
+        model and client) and is remembered, so later requests start from the form that
+        works. Hand-written rather than a tenacity retry: each re-send is a different
+        request, and it must not spend the attempts a transient fault may need."""
         while True:
             try:
                 return self._call(request)
-            except _FormatRejected:
+            except FormatRejected:
                 level = self._format_level.get(request.model, 0)
                 if level + 1 >= len(_FORMATS):
                     raise
@@ -311,24 +399,26 @@ class LiteLLMClient:
                     f"{request.model} does not accept response_format {_FORMATS[level]}; "
                     f"retrying with {_FORMATS[level + 1]} (the answer is validated anyway)."
                 )
-                continue  # a format downgrade is not an attempt: it fails fast, at most twice
-            except ProviderError as exc:
-                if not exc.retryable or attempt + 1 == attempts:
-                    if exc.retryable and attempts > 1:
-                        exc.message = f"{exc.message} (after {attempts} attempts)"
-                    raise
-                wait = self.policy.backoff(attempt)
-                if exc.retry_after is not None:
-                    if exc.retry_after > self.policy.max_wait:
-                        exc.message = (
-                            f"{exc.message} (it asks to wait {exc.retry_after:g} s, more than "
-                            f"the {self.policy.max_wait:g} s we wait)"
-                        )
-                        raise
-                    wait = exc.retry_after
-                self._tell(f"{exc.message} Retrying in {wait:.1f} s ({attempt + 2}/{attempts}).")
-                self.sleep(wait)
-                attempt += 1
+
+    def _before_retry(self, retry_state: tenacity.RetryCallState) -> None:
+        """The notice before each wait: the failure, the wait, and the next attempt."""
+        error = _failure(retry_state)
+        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
+        attempt = f"{retry_state.attempt_number + 1}/{self.policy.retries + 1}"
+        self._tell(f"{error.message} Retrying in {wait:.1f} s ({attempt}).")
+
+    def _give_up(self, retry_state: tenacity.RetryCallState) -> NoReturn:
+        """The last transient failure, saying why there is no further attempt."""
+        error = _failure(retry_state)
+        attempts = self.policy.retries + 1
+        if retry_state.attempt_number < attempts:  # stopped early by _AsksTooLong
+            error.message = (
+                f"{error.message} (it asks to wait {error.retry_after:g} s, more than "
+                f"the {self.policy.max_wait:g} s we wait)"
+            )
+        elif attempts > 1:
+            error.message = f"{error.message} (after {attempts} attempts)"
+        raise error
 
     def _tell(self, notice: str) -> None:
         if self.notify is not None:
@@ -395,9 +485,13 @@ class LiteLLMClient:
         return int(litellm.token_counter(model=model, text=text))
 
     def context_window(self, model: str) -> int:
+        """Tokens ``model`` accepts: the ``context_window`` given for every remote model,
+        else what litellm knows, else ``FALLBACK_CONTEXT_WINDOW``."""
         ref = parse_model(model)
         if ref.is_local:
             return local.DEFAULT_N_CTX
+        if self.context_window_override is not None:
+            return self.context_window_override
         try:
             info = litellm.get_model_info(model=model)
         except Exception:
@@ -469,99 +563,158 @@ def _cost(response: Any, model: str) -> float | None:
         return None
 
 
+_TRY_LATER = "Retry later, raise --timeout, or add --fallback MODEL."
+_CHECK_NETWORK = "Check the network and --api-base, or add --fallback MODEL."
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One kind of provider failure: how to recognise it and what to tell the user.
+
+    A rule matches when the exception is one of ``types``, when litellm wrapped one of
+    ``causes`` (a transport's or a parser's own exception, anywhere down its chain of
+    causes), or, the last resort where litellm keeps no cause, when its words contain one of
+    ``says``. ``message`` is formatted with ``model``, ``detail`` (the provider's words),
+    ``timeout``, ``status`` and ``exc``.
+    """
+
+    message: str
+    hint: str
+    types: tuple[type[BaseException], ...] = ()
+    causes: tuple[type[BaseException], ...] = ()
+    says: tuple[str, ...] = ()
+    retryable: bool = False
+    kind: type[ProviderError] = ProviderError
+
+    def matches(self, exc: Exception, detail: str) -> bool:
+        return (
+            isinstance(exc, self.types)
+            or any(isinstance(cause, self.causes) for cause in _causes(exc))
+            or any(words in detail for words in self.says)
+        )
+
+
+# First match wins. Errors the server answered with (401, 404, 400, 429) come first, so no
+# cause of theirs is taken for a transport fault; litellm.Timeout is an APIConnectionError;
+# a dropped connection and a body that is not JSON both come as an InternalServerError (500).
+_RULES = (
+    _Rule(
+        "{model} did not answer within --timeout {timeout:g} s ({exc}).",
+        _TRY_LATER,
+        types=(_DeadlineExceeded,),
+        retryable=True,
+        kind=ProviderTimeout,
+    ),
+    _Rule(
+        "{model} refused the API key: {detail}",
+        "Check the provider's API key environment variable.",
+        types=(litellm.AuthenticationError,),
+    ),
+    _Rule(
+        "{model} was not found by its provider: {detail}",
+        "Check the model name (and --api-base).",
+        types=(litellm.NotFoundError,),
+    ),
+    _Rule(
+        "{model} rejected the request: {detail}",
+        "Check the model name and options.",
+        types=(litellm.BadRequestError,),
+    ),
+    _Rule(
+        "{model} is rate-limited (HTTP 429): {detail}",
+        "Wait and retry, lower the request rate, or add --fallback MODEL.",
+        types=(litellm.RateLimitError,),
+        retryable=True,
+    ),
+    _Rule(
+        "{model} did not answer within --timeout {timeout:g} s.",
+        _TRY_LATER,
+        types=(litellm.Timeout,),
+        causes=(httpx.TimeoutException,),
+        retryable=True,
+        kind=ProviderTimeout,
+    ),
+    _Rule(
+        "Could not reach {model}: {detail}",
+        _CHECK_NETWORK,
+        types=(litellm.APIConnectionError,),
+        retryable=True,
+    ),
+    _Rule(
+        "Could not reach {model}: the connection failed or was dropped.",
+        _CHECK_NETWORK,
+        causes=(httpx.TransportError,),
+        says=("Connection error",),  # litellm's words for it, reported as HTTP 500
+        retryable=True,
+    ),
+    _Rule(
+        "{model} answered with something that is not JSON (an error page from a proxy?).",
+        "Check --api-base points at the API (it usually ends in /v1), or retry later.",
+        causes=(json.JSONDecodeError,),
+        says=("Expecting value", "JSONDecodeError"),
+        retryable=True,
+    ),
+    _Rule(
+        "{model} failed on the provider's side (HTTP {status}): {detail}",
+        "The provider is having trouble: retry later, or add --fallback MODEL.",
+        types=_RETRYABLE,
+        retryable=True,
+    ),
+)
+
+
 def _translate_error(exc: Exception, model: str, timeout: float) -> Exception:
     """litellm's exception zoo, as one of ours with a hint a person can act on."""
     if isinstance(exc, ProviderError | ConfigError | ContextOverflowError):
         return exc
-    provider = getattr(exc, "llm_provider", None)
     detail = _detail(exc)
     status = getattr(exc, "status_code", None)
-
-    def provider_error(message: str, hint: str, *, retryable: bool = False) -> ProviderError:
-        return ProviderError(
-            message,
-            model=model,
-            provider=provider,
-            hint=hint,
-            retryable=retryable,
-            retry_after=_retry_after(exc) if retryable else None,
-            status=status if isinstance(status, int) else None,
-        )
-
+    status = status if isinstance(status, int) else None
+    provider = getattr(exc, "llm_provider", None)
     if "response_format" in str(exc) and status in (400, 422, 500):
-        return _FormatRejected(
+        return FormatRejected(
             f"{model} rejected the response_format: {detail}",
             model=model,
             provider=provider,
             hint="Use a server that supports JSON schema output.",
             status=status,
         )
-    if isinstance(exc, _DeadlineExceeded):
-        return provider_error(
-            f"{model} did not answer within --timeout {timeout:g} s ({exc}).",
-            "Retry later, raise --timeout, or add --fallback MODEL.",
-            retryable=True,
-        )
     if isinstance(exc, litellm.ContextWindowExceededError):
         return ContextOverflowError(
             f"The request did not fit {model}'s context window: {detail}",
             hint="Use a model with a larger context window.",
         )
-    if isinstance(exc, litellm.AuthenticationError):
-        return provider_error(
-            f"{model} refused the API key: {detail}",
-            "Check the provider's API key environment variable.",
+    rule = next((rule for rule in _RULES if rule.matches(exc, detail)), None)
+    if rule is None:
+        rule = _Rule(
+            f"{model} failed: {type(exc).__name__}: {detail}",
+            "Retry; run with --debug for details.",
+            retryable=status is not None and status >= 500,
         )
-    if isinstance(exc, litellm.NotFoundError):
-        return provider_error(
-            f"{model} was not found by its provider: {detail}",
-            "Check the model name (and --api-base).",
+        message = rule.message
+    else:
+        message = rule.message.format(
+            model=model, detail=detail, timeout=timeout, status=status, exc=exc
         )
-    if isinstance(exc, litellm.RateLimitError):
-        return provider_error(
-            f"{model} is rate-limited (HTTP 429): {detail}",
-            "Wait and retry, lower the request rate, or add --fallback MODEL.",
-            retryable=True,
-        )
-    if isinstance(exc, litellm.Timeout):
-        return provider_error(
-            f"{model} did not answer within --timeout {timeout:g} s.",
-            "Retry later, raise --timeout, or add --fallback MODEL.",
-            retryable=True,
-        )
-    if isinstance(exc, litellm.APIConnectionError):
-        return provider_error(
-            f"Could not reach {model}: {detail}",
-            "Check the network and --api-base, or add --fallback MODEL.",
-            retryable=True,
-        )
-    if "Connection error" in detail:  # litellm reports a dropped connection as HTTP 500
-        return provider_error(
-            f"Could not reach {model}: the connection failed or was dropped.",
-            "Check the network and --api-base, or add --fallback MODEL.",
-            retryable=True,
-        )
-    if "Expecting value" in detail or "JSONDecodeError" in detail:
-        return provider_error(
-            f"{model} answered with something that is not JSON (an error page from a proxy?).",
-            "Check --api-base points at the API (it usually ends in /v1), or retry later.",
-            retryable=True,
-        )
-    if isinstance(exc, _RETRYABLE):
-        return provider_error(
-            f"{model} failed on the provider's side (HTTP {status}): {detail}",
-            "The provider is having trouble: retry later, or add --fallback MODEL.",
-            retryable=True,
-        )
-    if isinstance(exc, litellm.BadRequestError):
-        return provider_error(
-            f"{model} rejected the request: {detail}", "Check the model name and options."
-        )
-    return provider_error(
-        f"{model} failed: {type(exc).__name__}: {detail}",
-        "Retry; run with --debug for details.",
-        retryable=isinstance(status, int) and status >= 500,
+    return rule.kind(
+        message,
+        model=model,
+        provider=provider,
+        hint=rule.hint,
+        retryable=rule.retryable,
+        retry_after=_retry_after(exc) if rule.retryable else None,
+        status=status,
     )
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """What ``exc`` was raised from or while handling, nearest first (a bounded walk)."""
+    seen = {id(exc)}
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and id(cause) not in seen and len(seen) < 16:
+        yield cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
 
 
 def _detail(exc: Exception) -> str:

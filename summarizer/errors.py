@@ -5,12 +5,15 @@ says what went wrong and how to fix it. Each class carries the process exit code
 uses for it (documented in the README)::
 
     SummarizerError                 1  (base; never raised directly)
-    ├── UsageError                  2  bad option values: unknown --lang, --format ...
+    ├── UsageError                  2  bad option values: --timeout 0, --format ...
+    │   └── UnknownLanguageError    2  a --lang that is not a language we know
     ├── InputError                  3  the article cannot be read or is empty
     ├── ConfigError                 4  config file, unknown model string, missing API key
     │   └── ModelNotFoundError      4  a local model alias or .gguf path that does not exist
     ├── TemplateError               4  a prompt template is missing or broken
     ├── ProviderError               5  the model provider failed (network, auth, rate limit, 5xx)
+    │   ├── ProviderTimeout         5  no complete answer within --timeout
+    │   └── FormatRejected          5  the server refused our response_format
     ├── ModelOutputError            6  the model's answer never matched the schema
     └── ContextOverflowError        7  a piece of input cannot fit the model's context window
 
@@ -83,6 +86,10 @@ class UsageError(SummarizerError):
     exit_code = 2
 
 
+class UnknownLanguageError(UsageError):
+    """A ``--lang`` (or a detected language) that is not one we know."""
+
+
 class InputError(SummarizerError):
     exit_code = 3
 
@@ -128,6 +135,16 @@ class ProviderError(SummarizerError):
         #: The HTTP status, when there was one.
         self.status = status
         super().__init__(message, hint=hint)
+
+
+class ProviderTimeout(ProviderError):
+    """The provider gave no complete answer within ``--timeout``: it went silent, or it kept
+    the connection alive past the hard deadline. Retryable; the HTTP service answers 504."""
+
+
+class FormatRejected(ProviderError):
+    """The server refused our ``response_format``: the client re-sends the request with a
+    simpler form (``json_schema``, then ``json_object``, then none) before giving up."""
 
 
 class ModelOutputError(SummarizerError):

@@ -7,21 +7,37 @@ and can assert exactly how long the client *would* have waited.
 from __future__ import annotations
 
 import importlib.util
+import json
 import socket
 import subprocess
 import sys
 import time
 import types
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
 
+import httpx
+import litellm
 import pytest
 
-from summarizer.client import LiteLLMClient, RetryPolicy, _retry_after, run_bound_s
-from summarizer.errors import ConfigError, ProviderError, UsageError
+from summarizer.client import (
+    FALLBACK_CONTEXT_WINDOW,
+    LiteLLMClient,
+    RetryPolicy,
+    _retry_after,
+    _translate_error,
+    run_bound_s,
+)
+from summarizer.errors import (
+    ConfigError,
+    FormatRejected,
+    ProviderError,
+    ProviderTimeout,
+    UsageError,
+)
 from summarizer.llm import ChatRequest
 from tests.faultserver import FaultServer
 
@@ -139,6 +155,31 @@ def test_retry_after_longer_than_we_wait_fails_at_once(
     assert "asks to wait 3600 s, more than the 30 s we wait" in caught.value.message
 
 
+def test_a_long_retry_after_on_a_later_attempt_stops_there(
+    server: FaultServer, recorder: Recorder
+) -> None:
+    model = "503+429ra3600+ok"
+
+    with pytest.raises(ProviderError) as caught:
+        _ask(_client(server, recorder, retries=3), f"openai/{model}")
+
+    assert server.count(model) == 2
+    assert recorder.waits == [1.0]
+    assert caught.value.message.endswith("(it asks to wait 3600 s, more than the 30 s we wait)")
+
+
+def test_a_long_retry_after_on_the_last_attempt_counts_the_attempts(
+    server: FaultServer, recorder: Recorder
+) -> None:
+    model = "503+429ra3600"
+
+    with pytest.raises(ProviderError) as caught:
+        _ask(_client(server, recorder, retries=1), f"openai/{model}")
+
+    assert server.count(model) == 2
+    assert caught.value.message.endswith("(after 2 attempts)")
+
+
 def test_rate_limit_without_retry_after_backs_off(server: FaultServer, recorder: Recorder) -> None:
     with pytest.raises(ProviderError, match="rate-limited"):
         _ask(_client(server, recorder), "openai/429")
@@ -198,6 +239,14 @@ def test_a_slow_server_times_out_and_is_retried(server: FaultServer, recorder: R
     assert "did not answer within --timeout 0.5 s" in recorder.notices[0]
 
 
+def test_a_timeout_is_a_provider_timeout(server: FaultServer, recorder: Recorder) -> None:
+    with pytest.raises(ProviderTimeout) as caught:
+        _ask(_client(server, recorder, timeout=0.5, retries=0), "openai/slow3")
+
+    assert caught.value.retryable
+    assert caught.value.exit_code == 5
+
+
 def test_a_server_that_trickles_bytes_hits_the_hard_deadline(
     server: FaultServer, recorder: Recorder
 ) -> None:
@@ -208,6 +257,7 @@ def test_a_server_that_trickles_bytes_hits_the_hard_deadline(
     assert server.count("drip") == 2
     assert "did not answer within --timeout 0.5 s" in caught.value.message
     assert caught.value.retryable
+    assert isinstance(caught.value, ProviderTimeout)
 
 
 @pytest.mark.parametrize(
@@ -251,6 +301,22 @@ def test_a_server_that_refuses_json_schema_gets_the_older_form(
     assert kinds == ["json_schema", "json_object", "json_object"]
     assert server.requests[-1].body["response_format"]["schema"] == {"type": "object"}
     assert recorder.waits == []
+
+
+def test_a_format_downgrade_is_not_an_attempt(server: FaultServer, recorder: Recorder) -> None:
+    # One retry: the 503 takes the first attempt, the refusal and re-send share the second.
+    request = ChatRequest(
+        model="openai/503+oldformat",
+        messages=[{"role": "user", "content": "hi"}],
+        task="summarize",
+        response_schema={"type": "object"},
+    )
+
+    assert _client(server, recorder, retries=1).complete(request).text
+
+    assert server.count("503+oldformat") == 3
+    assert recorder.waits == [1.0]
+    assert "does not accept response_format json_schema" in recorder.notices[1]
 
 
 # -- fallbacks ------------------------------------------------------------------------------
@@ -310,11 +376,83 @@ def test_the_documented_bound() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "says"),
-    [({"timeout": 0}, "--timeout must be a positive"), ({"retries": -1}, "--retries must be")],
+    [
+        ({"timeout": 0}, "--timeout must be a positive"),
+        ({"retries": -1}, "--retries must be"),
+        ({"context_window": 0}, "--context-window must be a positive"),
+    ],
 )
 def test_nonsense_settings_are_usage_errors(kwargs: dict[str, float], says: str) -> None:
     with pytest.raises(UsageError, match=says):
         LiteLLMClient(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_context_window_override_applies_to_remote_models() -> None:
+    default = LiteLLMClient()
+    overridden = LiteLLMClient(context_window=32_768)
+
+    assert default.context_window("openai/served-by-vllm") == FALLBACK_CONTEXT_WINDOW
+    assert overridden.context_window("openai/served-by-vllm") == 32_768
+    # It wins over what litellm knows: a self-hosted server may serve a smaller window.
+    assert overridden.context_window("openai/gpt-4o-mini") == 32_768
+    # The bundled models keep the window they are opened with.
+    assert overridden.context_window("local/smollm2") == default.context_window("local/smollm2")
+
+
+# -- error translation, without a server --------------------------------------------------
+
+
+def _raised(error: Exception, cause: Exception) -> Exception:
+    """``error`` as litellm raises it: while handling ``cause`` (by context, not ``from``)."""
+    try:
+        try:
+            raise cause
+        except Exception:
+            raise error  # noqa: B904
+    except Exception as raised:
+        return raised
+
+
+def _server_error(cause: Exception) -> Exception:
+    return _raised(litellm.InternalServerError("OpenAIException - oops", "openai", "m"), cause)
+
+
+TRANSLATIONS = [
+    ("timeout", lambda: litellm.Timeout("Request timed out.", "m", "openai"), ProviderTimeout,
+     "openai/m did not answer within --timeout 2 s.", True),
+    ("timeout-cause", lambda: _server_error(httpx.ReadTimeout("timed out")), ProviderTimeout,
+     "openai/m did not answer within --timeout 2 s.", True),
+    ("dropped", lambda: _server_error(httpx.RemoteProtocolError("peer closed")), ProviderError,
+     "Could not reach openai/m: the connection failed or was dropped.", True),
+    ("not-json", lambda: _server_error(json.JSONDecodeError("Expecting", "<html>", 0)),
+     ProviderError, "openai/m answered with something that is not JSON", True),
+    ("5xx", lambda: _server_error(ValueError("unrelated")), ProviderError,
+     "openai/m failed on the provider's side (HTTP 500): oops", True),
+    ("format", lambda: litellm.InternalServerError("OpenAIException - bad response_format",
+                                                   "openai", "m"), FormatRejected,
+     "openai/m rejected the response_format: bad response_format", False),
+    ("400", lambda: litellm.BadRequestError("OpenAIException - Connection error", "m", "openai"),
+     ProviderError, "openai/m rejected the request: Connection error", False),
+    ("other", lambda: RuntimeError("{odd} braces"), ProviderError,
+     "openai/m failed: RuntimeError: {odd} braces", False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "says", "retryable"),
+    [case[1:] for case in TRANSLATIONS],
+    ids=[case[0] for case in TRANSLATIONS],
+)
+def test_litellm_errors_are_classified_by_type(
+    error: Callable[[], Exception], kind: type[ProviderError], says: str, retryable: bool
+) -> None:
+    ours = _translate_error(error(), "openai/m", 2.0)
+
+    assert type(ours) is kind
+    assert isinstance(ours, ProviderError)
+    assert ours.message.startswith(says), ours.message
+    assert ours.retryable is retryable
+    assert ours.hint
 
 
 # -- before any call ------------------------------------------------------------------------
