@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from summarizer import prompts
 from summarizer.errors import TemplateError
-from summarizer.prompts import default_prompts_dir, messages_sha256, render
+from summarizer.prompts import check_prompts_dir, default_prompts_dir, messages_sha256, render
 
 LANGUAGES = {
     "source_language": "id",
@@ -124,10 +127,169 @@ def test_multi_part_prompts_say_which_part() -> None:
 
 def test_a_missing_task_is_a_template_error(tmp_path: Path) -> None:
     with pytest.raises(TemplateError) as caught:
-        render("summarize", tmp_path, **TASKS["summarize"])
+        render("nosuchtask", tmp_path)
 
-    assert "summarize/system.j2" in caught.value.message
+    assert "'nosuchtask/system.j2' was not found" in caught.value.message
     assert str(tmp_path) in caught.value.message
+    assert str(default_prompts_dir()) in caught.value.message
+
+
+def test_a_prompts_dir_that_does_not_exist_is_a_template_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+
+    with pytest.raises(TemplateError) as caught:
+        check_prompts_dir(missing)
+    assert f"{missing} does not exist" in caught.value.message
+    assert "--prompts-dir" in (caught.value.hint or "")
+
+    with pytest.raises(TemplateError) as caught:
+        render("summarize", missing, **TASKS["summarize"])
+    assert "'summarize/system.j2' was not found" in caught.value.message
+    assert f"{missing} does not exist" in caught.value.message
+
+    (tmp_path / "file.j2").write_text("x", encoding="utf-8")
+    with pytest.raises(TemplateError, match="is not a folder"):
+        check_prompts_dir(tmp_path / "file.j2")
+
+
+def _copy_task(task: str, to: Path) -> None:
+    shutil.copytree(default_prompts_dir() / task, to / task)
+
+
+def test_a_partial_copy_falls_back_to_the_built_in_templates(tmp_path: Path) -> None:
+    _copy_task("summarize", tmp_path)
+    (tmp_path / "summarize" / "user.j2").write_text(
+        '{% import "_partials/macros.j2" as m -%}\nMINE {{ m.article(article) }}\n',
+        encoding="utf-8",
+    )
+
+    check_prompts_dir(tmp_path)
+    rendered = render("summarize", tmp_path, **TASKS["summarize"])
+
+    user = rendered.messages[1]["content"]
+    assert user.startswith("MINE The article is between the <article> tags")  # built-in macro
+    # Names are recorded as for built-ins; the sources tell which folder served each one.
+    assert rendered.templates == ["summarize/system.j2", "summarize/user.j2"]
+    assert rendered.sources == [
+        tmp_path / "summarize" / "system.j2",
+        tmp_path / "summarize" / "user.j2",
+    ]
+
+
+def test_tasks_missing_from_the_prompts_dir_come_from_the_built_ins(tmp_path: Path) -> None:
+    _copy_task("summarize", tmp_path)
+    shutil.copytree(default_prompts_dir() / "_partials", tmp_path / "_partials")
+
+    repair = render("repair", tmp_path, roles=("user",), problem="it was not JSON", errors=[])
+    combine = render("combine", tmp_path, **TASKS["combine"])
+
+    assert "it was not JSON" in repair.messages[0]["content"]
+    assert repair.templates == ["repair/user.j2"]
+    assert repair.sources == [default_prompts_dir() / "repair" / "user.j2"]
+    assert combine.messages == render("combine", **TASKS["combine"]).messages
+
+
+def test_a_template_in_the_prompts_dir_overrides_a_built_in_partial(tmp_path: Path) -> None:
+    (tmp_path / "_partials").mkdir()
+    macros = (default_prompts_dir() / "_partials" / "macros.j2").read_text(encoding="utf-8")
+    (tmp_path / "_partials" / "macros.j2").write_text(
+        macros.replace("No text before or after it", "CUSTOM RULE"), encoding="utf-8"
+    )
+
+    check_prompts_dir(tmp_path)
+    system = render("summarize", tmp_path, **TASKS["summarize"]).messages[0]["content"]
+
+    assert "CUSTOM RULE" in system
+
+
+def test_a_broken_template_fails_the_check_naming_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "summarize").mkdir()
+    broken = tmp_path / "summarize" / "system.j2"
+    broken.write_text("Line one.\nHello {{ name\n", encoding="utf-8")
+
+    with pytest.raises(TemplateError) as caught:
+        check_prompts_dir(tmp_path)
+
+    assert "'summarize/system.j2'" in caught.value.message
+    assert str(broken) in caught.value.message
+    assert "is broken at line 2" in caught.value.message
+    assert caught.value.exit_code == 4
+
+
+def test_a_broken_template_of_no_task_is_found_too(tmp_path: Path) -> None:
+    (tmp_path / "_partials").mkdir()
+    (tmp_path / "_partials" / "extra.j2").write_text("{% if %}", encoding="utf-8")
+    (tmp_path / "_partials" / "README.md").write_text("{% not a template", encoding="utf-8")
+
+    with pytest.raises(TemplateError, match=r"'_partials/extra.j2' .* is broken at line 1"):
+        check_prompts_dir(tmp_path)
+
+
+def test_a_missing_include_names_the_template_really_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An install whose built-in set lost _partials/: the case the fallback cannot cover.
+    builtin = tmp_path / "builtin"
+    for task in ("summarize", "combine", "translate", "repair", "judge"):
+        _copy_task(task, builtin)
+    monkeypatch.setattr(prompts, "default_prompts_dir", lambda: builtin)
+    user = tmp_path / "user"
+    _copy_task("summarize", user)
+
+    with pytest.raises(TemplateError) as caught:
+        check_prompts_dir(user)
+
+    message = caught.value.message
+    assert "'_partials/macros.j2' was not found" in message
+    assert f"needed by {user / 'summarize' / 'system.j2'}, line 1" in message
+
+
+def test_a_misspelt_include_fails_the_check(tmp_path: Path) -> None:
+    (tmp_path / "translate").mkdir()
+    (tmp_path / "translate" / "user.j2").write_text(
+        '{% import "_partials/macro.j2" as m -%}\n{{ m.numbered_paragraphs(paragraphs) }}\n',
+        encoding="utf-8",
+    )
+
+    with pytest.raises(TemplateError) as caught:
+        check_prompts_dir(tmp_path)
+
+    assert "'_partials/macro.j2' was not found" in caught.value.message
+    assert "translate/user.j2, line 1" in caught.value.message
+
+
+def test_a_missing_macro_fails_the_check_naming_where(tmp_path: Path) -> None:
+    (tmp_path / "judge").mkdir()
+    (tmp_path / "judge" / "system.j2").write_text(
+        '{% import "_partials/macros.j2" as m -%}\nJudge.\n{{ m.no_such_macro() }}\n',
+        encoding="utf-8",
+    )
+
+    with pytest.raises(TemplateError) as caught:
+        check_prompts_dir(tmp_path)
+
+    assert "no_such_macro" in caught.value.message
+    assert f"{tmp_path / 'judge' / 'system.j2'}, line 3" in caught.value.message
+
+
+def test_a_variable_no_task_provides_fails_the_check(tmp_path: Path) -> None:
+    (tmp_path / "repair").mkdir()
+    (tmp_path / "repair" / "user.j2").write_text("{{ problem }} {{ typo }}", encoding="utf-8")
+
+    with pytest.raises(TemplateError, match="'typo' is undefined"):
+        check_prompts_dir(tmp_path)
+
+
+def test_checking_the_prompts_dir_is_fast(tmp_path: Path) -> None:
+    _copy_task("summarize", tmp_path)
+    check_prompts_dir(default_prompts_dir())  # the built-in set passes its own check
+    check_prompts_dir(tmp_path)  # compiles the templates once
+
+    started = time.perf_counter()
+    for _ in range(10):
+        check_prompts_dir(tmp_path)
+
+    assert (time.perf_counter() - started) / 10 < 0.05
 
 
 def test_a_broken_template_is_a_template_error(tmp_path: Path) -> None:
