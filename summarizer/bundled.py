@@ -25,7 +25,7 @@ from typing import Any
 
 from summarizer.errors import ModelNotFoundError
 
-# In the summarizer cache folder (``cache.cache_dir()``): absolute path -> size, mtime, hash.
+# In the summarizer cache folder (``paths.cache_dir()``): absolute path -> size, mtime, hash.
 VERIFIED_FILENAME = "verified-models.json"
 
 
@@ -148,7 +148,7 @@ def forget_resolved_paths() -> None:
 
 def _is_verified(path: Path, sha256: str) -> bool:
     """``path`` exists and was verified as ``sha256`` at its current size and mtime."""
-    from summarizer.cache import read_record  # lazily: once per process, for gemma3 only
+    from summarizer.paths import read_record  # lazily: once per process, for gemma3 only
 
     try:
         stat = path.stat()
@@ -161,7 +161,7 @@ def _is_verified(path: Path, sha256: str) -> bool:
 def _record_verified(path: Path, sha256: str) -> None:
     """Note that ``path``, as it is now, hashed to ``sha256`` (best effort: when the cache
     folder cannot be written, later processes verify again)."""
-    from summarizer.cache import update_record
+    from summarizer.paths import update_record
 
     with contextlib.suppress(OSError):
         update_record(VERIFIED_FILENAME, str(path.resolve()), _record(path.stat(), sha256))

@@ -31,70 +31,28 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from summarizer.clean import clean_article
 from summarizer.errors import ConfigError
 from summarizer.llm import ChatRequest, ChatResponse, LLMClient
+from summarizer.paths import CACHE_DIR_ENV, cache_dir
 from summarizer.schema import Summary, Translation, Usage
 
-CACHE_DIR_ENV = "SUMMARIZER_CACHE_DIR"
 CACHE_FILENAME = "responses.sqlite3"
 # Part of every key: bump it when the key's recipe or the stored format changes.
 KEY_VERSION = 1
 
-Result = TypeVar("Result", Summary, Translation)
+Result = TypeVar("Result", bound=Summary | Translation)
 
 # Measures kept in memory per cache, and how many may wait to be written.
 MAX_REMEMBERED_MEASURES = 4096
 MAX_UNWRITTEN_MEASURES = 256
 
 
-def cache_dir() -> Path:
-    """Where the cache lives: ``$SUMMARIZER_CACHE_DIR``, else the XDG user cache folder."""
-    explicit = os.environ.get(CACHE_DIR_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "summarizer"
-
-
 def cache_path() -> Path:
     """The cache's SQLite file (it may not exist yet)."""
     return cache_dir() / CACHE_FILENAME
-
-
-def read_record(filename: str) -> dict[str, Any]:
-    """The entries of a small JSON file kept in the cache folder beside the responses (what
-    a machine has verified once and need not again); unreadable or malformed is empty."""
-    try:
-        records = json.loads((cache_dir() / filename).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return records if isinstance(records, dict) else {}
-
-
-def update_record(filename: str, key: str, value: Any) -> None:
-    """Set one entry of that file, atomically: readers see the old file or the new one.
-
-    Best effort: where the cache folder cannot be written, the next process only has to
-    find out again what this one learnt.
-    """
-    import tempfile
-
-    target = cache_dir() / filename
-    records = {**read_record(filename), key: value}
-    with contextlib.suppress(OSError):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(json.dumps(records, indent=1, sort_keys=True))
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
 
 
 @dataclass(frozen=True)
@@ -284,23 +242,6 @@ def missing_cache_info() -> CacheInfo:
     return CacheInfo(cache_path(), False, 0, 0, 0, 0.0)
 
 
-def model_options(model: str, *, api_base: str | None) -> dict[str, Any]:
-    """What besides the model string decides its answers, for the cache key.
-
-    The same ``openai/x`` behind two API bases is two models; a local alias is keyed by
-    its GGUF file, so an upgraded model file does not answer from the old one's entries.
-    """
-    from summarizer.bundled import resolve_local_path
-    from summarizer.models import parse_model
-
-    ref = parse_model(model)
-    if ref.is_local:
-        path = resolve_local_path(ref.local_name or "")
-        stat = path.stat()
-        return {"gguf": str(path.resolve()), "size": stat.st_size, "mtime": int(stat.st_mtime)}
-    return {"api_base": api_base}
-
-
 def article_sha256(raw_text: str) -> str:
     """Hash of the article as the pipeline sees it: cleaned, so noise changes do not count."""
     return hashlib.sha256(clean_article(raw_text).text.encode()).hexdigest()
@@ -345,7 +286,7 @@ class CachingClient:
         inner: the client that really calls the model.
         cache: where answers are kept.
         raw_text: the article, as passed to the pipeline.
-        options: ``model_options(...)`` for the model in use.
+        options: what besides the model string decides its answers (``ModelTraits.identity``).
     """
 
     def __init__(
@@ -405,31 +346,26 @@ class CachingClient:
         """``result`` with ``meta.cached`` set when every answer came from the cache."""
         if not self.fully_cached:
             return result
-        return result.model_copy(update={"meta": result.meta.model_copy(update={"cached": True})})
+        meta = result.meta.model_copy(update={"cached": True})
+        return cast(Result, result.model_copy(update={"meta": meta}))
 
 
 def caching_client(
     inner: LLMClient,
     *,
     raw_text: str,
-    model: str,
-    api_base: str | None,
-    enabled: bool = True,
-    cache: ResponseCache | None = None,
-    **options: Any,
+    identity: Mapping[str, Any],
+    cache: ResponseCache | None,
 ) -> LLMClient:
-    """``inner`` behind the response cache for one article, or ``inner`` when disabled.
+    """``inner`` behind ``cache`` for one article, or ``inner`` itself without a cache.
 
-    ``options`` are further settings that change answers (fallback models, for example).
+    ``identity`` is what besides the model string decides its answers: the backend's
+    ``ModelTraits.identity`` (a local model's GGUF file, a remote one's API base, the
+    fallback models).
     """
-    if not enabled:
+    if cache is None:
         return inner
-    return CachingClient(
-        inner,
-        cache or ResponseCache(),
-        raw_text=raw_text,
-        options={**model_options(model, api_base=api_base), **options},
-    )
+    return CachingClient(inner, cache, raw_text=raw_text, options=identity)
 
 
 def mark_cached(client: LLMClient, result: Result) -> Result:

@@ -19,13 +19,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from summarizer.events import Event
+from summarizer.events import Progress as PipelineProgress
 from summarizer.llm import Generation
-from summarizer.pipeline import CallRecord
-from summarizer.pipeline import Progress as PipelineProgress
+from summarizer.structured import CallRecord
 
 
 def call_logger(stream: TextIO | None = None) -> Callable[[CallRecord], None]:
-    """A ``pipeline`` ``on_call`` hook that logs each call without its content."""
+    """Logs each call (a ``CallDone`` event's record) without its content."""
     out = stream or sys.stderr
 
     def log(record: CallRecord) -> None:
@@ -79,9 +80,18 @@ class TerminalProgress:
         if bar is not None:
             bar.stop()
 
+    def on_event(self, event: Event) -> None:
+        """Draw what a job reports: its phases' progress, an answer being written."""
+        if not self.enabled:
+            return
+        if isinstance(event, PipelineProgress):
+            self._phase(event)
+        elif isinstance(event, Generation):
+            self._generation(event)
+
     @property
     def on_progress(self) -> Callable[[PipelineProgress], None] | None:
-        """The ``pipeline`` ``on_progress`` hook."""
+        """The hook for a job's progress through its phases."""
         return self._phase if self.enabled else None
 
     @property

@@ -83,22 +83,7 @@ def decode_article(data: bytes, *, source: str, encoding: str | None = None) -> 
         InputError: binary, an image, or not text in an encoding we can tell.
     """
     if encoding is not None:
-        try:
-            codecs.lookup(encoding)
-        except LookupError as exc:
-            raise InputError(
-                f"Unknown encoding {encoding!r}.",
-                path=source,
-                hint="Use a Python codec name: utf-8, cp1252, latin-1, utf-16, koi8-r, ...",
-            ) from exc
-        try:
-            return Article(_newlines(data.decode(encoding)), source, encoding)
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"{source} is not valid {encoding} (invalid byte at position {exc.start}).",
-                path=source,
-                hint="Check the file's encoding (file -i FILE) and pass it with --encoding.",
-            ) from exc
+        return _decode_as(data, source, encoding)
     for bom, name in _BOMS:
         if data.startswith(bom):
             try:
@@ -109,6 +94,32 @@ def decode_article(data: bytes, *, source: str, encoding: str | None = None) -> 
                     path=source,
                     hint="Re-save it as UTF-8.",
                 ) from exc
+    _refuse_binary(data, source)
+    return _decode_guessing(data, source)
+
+
+def _decode_as(data: bytes, source: str, encoding: str) -> Article:
+    """``data`` in the ``encoding`` the user named."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise InputError(
+            f"Unknown encoding {encoding!r}.",
+            path=source,
+            hint="Use a Python codec name: utf-8, cp1252, latin-1, utf-16, koi8-r, ...",
+        ) from exc
+    try:
+        return Article(_newlines(data.decode(encoding)), source, encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{source} is not valid {encoding} (invalid byte at position {exc.start}).",
+            path=source,
+            hint="Check the file's encoding (file -i FILE) and pass it with --encoding.",
+        ) from exc
+
+
+def _refuse_binary(data: bytes, source: str) -> None:
+    """Raise ``InputError`` for images, documents and other files that are not text."""
     kind = _what_binary(data)
     if kind is not None:
         raise InputError(
@@ -129,6 +140,10 @@ def decode_article(data: bytes, *, source: str, encoding: str | None = None) -> 
             path=source,
             hint="Pass the article as a plain-text file.",
         )
+
+
+def _decode_guessing(data: bytes, source: str) -> Article:
+    """UTF-8, else Windows-1252 when it reads like Western European prose."""
     try:
         return Article(_newlines(data.decode("utf-8")), source, "utf-8")
     except UnicodeDecodeError as exc:

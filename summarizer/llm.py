@@ -59,6 +59,23 @@ class Generation:
         return (self.generated - 1) / self.writing_s
 
 
+@dataclass(frozen=True)
+class ModelTraits:
+    """What a backend knows about one of its models without calling it.
+
+    Each backend answers for its own models (``backends.traits``): the pipeline, the
+    cache, batch and the service read these instead of asking what kind of model it is.
+    """
+
+    #: Requests to the model may run at once (a llama.cpp context serves one at a time).
+    parallel: bool = True
+    #: Caps on every string length and list size in the answer schema, for models that
+    #: fill whatever room a grammar leaves them, slowly; ``None``: the schema as it is.
+    schema_caps: tuple[int, int] | None = None
+    #: What besides the model string decides its answers: part of every cache key.
+    identity: dict[str, Any] = field(default_factory=dict)
+
+
 class LLMClient(Protocol):
     """What the pipeline needs from a model provider."""
 

@@ -31,7 +31,7 @@ from summarizer.errors import ContextOverflowError, ProviderError
 from summarizer.grammar import schema_to_gbnf
 
 if TYPE_CHECKING:  # at run time only when a model is used: error paths stay fast to start
-    from summarizer.llm import ChatRequest, ChatResponse, Generation
+    from summarizer.llm import ChatRequest, ChatResponse, Generation, ModelTraits
 
 # Context window we open the models with. llama.cpp's default of 512 is too small for a
 # news article; both models were trained on at least 8k tokens.
@@ -223,7 +223,7 @@ def _probe(model_path: Path) -> bool | None:
 
 
 def _read_verdicts() -> dict[str, bool]:
-    from summarizer.cache import read_record
+    from summarizer.paths import read_record
 
     stored = read_record(PROBE_FILENAME)
     return {key: value for key, value in stored.items() if isinstance(value, bool)}
@@ -232,7 +232,7 @@ def _read_verdicts() -> dict[str, bool]:
 def _write_verdict(key: str, usable: bool) -> None:
     """Keep the verdict for the next process (best effort: a cache folder we cannot write
     only costs each process its own probe)."""
-    from summarizer.cache import update_record
+    from summarizer.paths import update_record
 
     update_record(PROBE_FILENAME, key, usable)
 
@@ -791,6 +791,33 @@ class LocalClient:
 
     def context_window(self, model: str) -> int:
         return DEFAULT_N_CTX
+
+
+# Bounds for the embedded models' answers (see schema.capped_schema): at about 25 tokens
+# a second on two cores, the full bounds would let a small model write for minutes.
+LOCAL_MAX_LENGTH = 240
+LOCAL_MAX_ITEMS = 4
+
+
+def model_traits(name: str) -> ModelTraits:
+    """What the embedded model ``name`` (an alias or a .gguf path) is like.
+
+    One generation at a time (one llama.cpp context), a capped answer schema, and its
+    GGUF file as its identity: an upgraded model file does not answer from the old one's
+    cache entries.
+
+    Raises:
+        ModelNotFoundError: no such bundled model or file.
+    """
+    from summarizer.llm import ModelTraits
+
+    path = resolve_local_path(name)
+    stat = path.stat()
+    return ModelTraits(
+        parallel=False,
+        schema_caps=(LOCAL_MAX_LENGTH, LOCAL_MAX_ITEMS),
+        identity={"gguf": str(path.resolve()), "size": stat.st_size, "mtime": int(stat.st_mtime)},
+    )
 
 
 def _local_name(model: str) -> str:

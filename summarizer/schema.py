@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 EntityType = Literal["person", "organization", "location", "event", "other"]
 MERGED_MAX_ITEMS = 40
@@ -113,9 +113,27 @@ class Summary(SummaryDraft):
 
 
 class TranslationDraft(_Strict):
-    """What a model writes for one chunk of a translation: one string per input paragraph."""
+    """What a model writes for one chunk of a translation: one string per input paragraph.
+
+    Validate with ``context={"paragraphs": n}`` to enforce the paragraph rule: exactly
+    ``n`` strings, none empty. The pipeline, the service's stream and the graders all
+    check translations with this one validator.
+    """
 
     paragraphs: list[str]
+
+    @field_validator("paragraphs")
+    @classmethod
+    def _one_per_source_paragraph(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        expected = (info.context or {}).get("paragraphs")
+        if expected is not None and len(value) != expected:
+            raise ValueError(
+                f"it has {len(value)} paragraphs instead of {expected}: return exactly "
+                f"{expected} strings, one per numbered paragraph"
+            )
+        if any(not paragraph.strip() for paragraph in value):
+            raise ValueError("a paragraph is empty: no string may be empty")
+        return value
 
 
 class Translation(_Strict):

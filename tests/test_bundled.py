@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from summarizer import bundled, local
-from summarizer.cache import cache_dir
 from summarizer.errors import ModelNotFoundError
+from summarizer.paths import cache_dir
 
 
 class FakeGemmaPackage(types.ModuleType):

@@ -25,6 +25,7 @@ from summarizer.cache import (
 from summarizer.cli import app
 from summarizer.errors import ConfigError
 from summarizer.llm import ChatRequest, ChatResponse, LazyClient
+from summarizer.pipeline import Job
 from summarizer.schema import Summary, Usage
 from tests.fakes import FakeLLM
 
@@ -32,7 +33,7 @@ MODEL = "openai/test-model"
 
 
 def summarize_with(client: CachingClient, text: str, lang: str = "en") -> Summary:
-    summary = pipeline.summarize(text, target_language=lang, model=MODEL, client=client)
+    summary = pipeline.summarize(text, Job(target_language=lang, model=MODEL, client=client))
     return client.mark(summary)
 
 
@@ -238,8 +239,8 @@ def test_errors_are_not_cached(cache: ResponseCache) -> None:
 
 def test_disabled_cache_is_the_inner_client(seed_article: str) -> None:
     inner = FakeLLM()
-    assert caching_client(inner, raw_text="x", model=MODEL, api_base=None, enabled=False) is inner
-    summary = pipeline.summarize(seed_article, target_language="en", model=MODEL, client=inner)
+    assert caching_client(inner, raw_text="x", identity={}, cache=None) is inner
+    summary = pipeline.summarize(seed_article, Job(target_language="en", model=MODEL, client=inner))
     assert mark_cached(inner, summary) is summary
 
 
@@ -340,3 +341,28 @@ def test_cli_cache_unknown_action_is_a_usage_error() -> None:
     result = CliRunner().invoke(app, ["cache", "purge"])
     assert result.exit_code == 2
     assert "summarize cache info" in result.output
+
+
+def test_an_embedded_model_is_keyed_by_its_file(tmp_path: Path) -> None:
+    from summarizer import backends
+
+    model = tmp_path / "tiny.gguf"
+    model.write_bytes(b"GGUF one")
+    first = backends.traits(backends.Connection(str(model))).identity
+    model.write_bytes(b"GGUF two, longer")
+    second = backends.traits(backends.Connection(str(model))).identity
+
+    assert first["gguf"] == second["gguf"] == str(model.resolve())
+    assert first != second  # an upgraded file does not answer from the old one's entries
+
+
+def test_a_provider_model_is_keyed_by_its_api_base_and_fallbacks() -> None:
+    from summarizer import backends
+
+    plain = backends.traits(backends.Connection("openai/x")).identity
+    served = backends.traits(backends.Connection("openai/x", api_base="http://h/v1")).identity
+    chained = backends.traits(backends.Connection("openai/x", fallbacks=("openai/y",))).identity
+
+    assert plain == {"api_base": None}  # the same key in every face
+    assert served == {"api_base": "http://h/v1"}
+    assert chained == {"api_base": None, "fallbacks": ["openai/y"]}

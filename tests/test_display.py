@@ -12,8 +12,8 @@ from rich.console import Console
 
 from summarizer import local
 from summarizer.display import TerminalProgress
+from summarizer.events import Progress
 from summarizer.llm import ChatRequest, Generation
-from summarizer.pipeline import Progress
 from tests.fakes import draft
 
 

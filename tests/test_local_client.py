@@ -11,6 +11,7 @@ import pytest
 from summarizer import local, pipeline
 from summarizer.errors import ContextOverflowError, ModelNotFoundError, ProviderError
 from summarizer.llm import ChatRequest
+from summarizer.pipeline import Job
 from tests.fakes import draft
 
 
@@ -78,7 +79,7 @@ def test_counting_loads_the_tokenizer_only(model: FakeModel) -> None:
 
 def test_the_pipeline_runs_on_it(model: FakeModel, seed_article: str) -> None:
     summary = pipeline.summarize(
-        seed_article, target_language="en", model="local/smollm2", client=local.LocalClient()
+        seed_article, Job(target_language="en", model="local/smollm2", client=local.LocalClient())
     )
     assert summary.title == draft()["title"]
     assert summary.meta.cost_usd == 0.0

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from summarizer import local
-from summarizer.cache import cache_dir
+from summarizer.paths import cache_dir
 
 AMX_FLAGS = frozenset({"fpu", "avx2", "avx512f", "amx_tile", "amx_int8", "amx_bf16"})
 

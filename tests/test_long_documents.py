@@ -11,7 +11,9 @@ import pytest
 
 from summarizer import pipeline
 from summarizer.errors import ContextOverflowError
+from summarizer.events import Event, Progress
 from summarizer.llm import ChatRequest, ChatResponse
+from summarizer.pipeline import Job
 from summarizer.schema import DatedEvent, Entity, Quote, SummaryDraft, Usage
 from tests.fakes import FakeLLM, draft
 
@@ -53,7 +55,7 @@ def test_fact_only_in_last_chunk_reaches_the_combine_call() -> None:
         return ChatResponse(text=text, usage=Usage(input_tokens=1, output_tokens=1))
 
     fake.complete = complete  # type: ignore[method-assign]
-    result = pipeline.summarize(article, target_language="en", model=MODEL, client=fake)
+    result = pipeline.summarize(article, Job(target_language="en", model=MODEL, client=fake))
 
     summaries = [r for r in fake.requests if r.task == "summarize"]
     combines = [r for r in fake.requests if r.task == "combine"]
@@ -69,7 +71,7 @@ def test_every_request_fits_and_calls_grow_linearly() -> None:
     for paragraphs in (50, 200):
         fake = FakeLLM(context_window=4096)
         result = pipeline.summarize(
-            long_article(paragraphs), target_language="en", model=MODEL, client=fake
+            long_article(paragraphs), Job(target_language="en", model=MODEL, client=fake)
         )
         assert all(fits(r, fake) for r in fake.requests)
         assert result.meta.calls == len(fake.requests)
@@ -80,7 +82,9 @@ def test_every_request_fits_and_calls_grow_linearly() -> None:
 
 def test_hierarchical_reduce_when_parts_do_not_fit_one_combine() -> None:
     fake = FakeLLM(context_window=1200)
-    result = pipeline.summarize(long_article(60), target_language="en", model=MODEL, client=fake)
+    result = pipeline.summarize(
+        long_article(60), Job(target_language="en", model=MODEL, client=fake)
+    )
     combines = [r for r in fake.requests if r.task == "combine"]
     assert result.meta.chunks > 10
     assert len(combines) >= 2
@@ -91,7 +95,7 @@ def test_hierarchical_reduce_when_parts_do_not_fit_one_combine() -> None:
 def test_a_unit_that_cannot_fit_fails_clearly() -> None:
     fake = FakeLLM(context_window=500)
     with pytest.raises(ContextOverflowError) as caught:
-        pipeline.summarize(long_article(3), target_language="en", model=MODEL, client=fake)
+        pipeline.summarize(long_article(3), Job(target_language="en", model=MODEL, client=fake))
     assert "larger context window" in str(caught.value)
     assert fake.requests == []
 
@@ -168,16 +172,23 @@ def test_translation_keeps_every_paragraph_once_in_order_under_concurrency() -> 
     fake = SlowShuffledLLM()
     paragraphs = [f"Paragraph number {i} says something." for i in range(60)]
     result = pipeline.translate(
-        "\n\n".join(paragraphs), target_language="fr", model=MODEL, client=fake, concurrency=8
+        "\n\n".join(paragraphs), Job(target_language="fr", model=MODEL, client=fake, concurrency=8)
     )
     assert result.paragraphs == [f"T({p})" for p in paragraphs]
     assert result.meta.chunks == len(fake.requests) > 1
     assert 1 < fake.peak <= 8
 
 
-def test_local_models_run_one_request_at_a_time() -> None:
-    assert pipeline._effective_concurrency("local/smollm2", 8) == 1
-    assert pipeline._effective_concurrency("openai/gpt-4o-mini", 8) == 8
+def test_models_that_serve_one_request_at_a_time_get_one() -> None:
+    from summarizer import backends
+
+    def concurrency(model: str) -> int:
+        traits = backends.traits(backends.Connection(model))
+        job = Job(FakeLLM(), model, "en", traits=traits, concurrency=8)
+        return job.effective_concurrency
+
+    assert concurrency("local/smollm2") == 1
+    assert concurrency("openai/gpt-4o-mini") == 8
 
 
 def test_an_overlong_paragraph_is_split_by_sentence_and_joined_back() -> None:
@@ -185,9 +196,7 @@ def test_an_overlong_paragraph_is_split_by_sentence_and_joined_back() -> None:
     long_paragraph = " ".join(f"Sentence {i} is here." for i in range(120))
     result = pipeline.translate(
         f"Short one.\n\n{long_paragraph}\n\nShort two.",
-        target_language="de",
-        model=MODEL,
-        client=fake,
+        Job(target_language="de", model=MODEL, client=fake),
     )
     assert len(result.paragraphs) == 3
     assert len(fake.requests) > 2  # the long paragraph needed several requests
@@ -195,24 +204,27 @@ def test_an_overlong_paragraph_is_split_by_sentence_and_joined_back() -> None:
 
 
 def test_progress_is_reported_per_chunk() -> None:
-    events: list[pipeline.Progress] = []
+    events: list[Event] = []
     pipeline.summarize(
         long_article(40),
-        target_language="en",
-        model=MODEL,
-        client=FakeLLM(context_window=2000),
-        on_progress=events.append,
+        Job(
+            target_language="en",
+            model=MODEL,
+            client=FakeLLM(context_window=2000),
+            on_event=events.append,
+        ),
     )
-    summarize_events = [e for e in events if e.phase == "summarize"]
+    progress = [e for e in events if isinstance(e, Progress)]
+    summarize_events = [e for e in progress if e.phase == "summarize"]
     total = summarize_events[0].total
     assert [e.done for e in summarize_events] == list(range(total + 1))
-    assert any(e.phase.startswith("combine") for e in events)
+    assert any(e.phase.startswith("combine") for e in progress)
 
 
 def test_meta_counts_retries_and_their_tokens() -> None:
     fake = FakeLLM(strict=True).enqueue("not json at all", draft())
     result = pipeline.summarize(
-        "A short article about a vote.", target_language="en", model=MODEL, client=fake
+        "A short article about a vote.", Job(target_language="en", model=MODEL, client=fake)
     )
     assert result.meta.calls == 2
     assert result.meta.retries == 1

@@ -9,6 +9,7 @@ import pytest
 from summarizer import pipeline
 from summarizer.errors import InputError, ModelOutputError
 from summarizer.llm import ChatRequest, ChatResponse
+from summarizer.pipeline import Job
 from summarizer.schema import Summary, Usage
 from tests.fakes import FakeLLM, draft
 
@@ -16,7 +17,7 @@ MODEL = "openai/test-model"
 
 
 def run_summary(fake: FakeLLM, text: str, lang: str = "en", model: str = MODEL) -> Summary:
-    return pipeline.summarize(text, target_language=lang, model=model, client=fake)
+    return pipeline.summarize(text, Job(target_language=lang, model=model, client=fake))
 
 
 def long_text(paragraphs: int, last: str = "") -> str:
@@ -233,12 +234,19 @@ def test_repeats_from_small_models_are_collapsed(fake_llm: FakeLLM, seed_article
     assert [e.name for e in summary.entities] == ["Dmytro Kuleba"]
 
 
-def test_local_models_get_a_capped_schema(fake_llm: FakeLLM, seed_article: str) -> None:
-    run_summary(fake_llm, seed_article, model="local/smollm2")
+def test_models_whose_backend_caps_the_schema_get_a_capped_schema(
+    fake_llm: FakeLLM, seed_article: str
+) -> None:
+    from summarizer import backends, local
+
+    traits = backends.traits(backends.Connection("local/smollm2"))
+    pipeline.summarize(
+        seed_article, Job(fake_llm, "local/smollm2", target_language="en", traits=traits)
+    )
 
     schema = fake_llm.requests[0].response_schema
     assert schema is not None
-    assert schema["properties"]["summary"]["maxLength"] == pipeline.LOCAL_MAX_LENGTH
+    assert schema["properties"]["summary"]["maxLength"] == local.LOCAL_MAX_LENGTH
 
 
 @pytest.mark.parametrize("raw", ["", "   \n\n  ", "Baca juga: hanya tautan\n"])
@@ -265,7 +273,9 @@ def test_translation_keeps_paragraph_count_and_order(seed_article: str) -> None:
         return ChatResponse(text=json.dumps({"paragraphs": out}))
 
     fake.complete = complete  # type: ignore[method-assign]
-    translation = pipeline.translate(seed_article, target_language="en", model=MODEL, client=fake)
+    translation = pipeline.translate(
+        seed_article, Job(target_language="en", model=MODEL, client=fake)
+    )
 
     from summarizer.clean import clean_article
 
@@ -281,7 +291,9 @@ def test_translation_re_asks_when_the_paragraph_count_is_wrong(seed_article: str
     fake.enqueue(json.dumps({"paragraphs": ["only one"]}))
     fake.enqueue(json.dumps({"paragraphs": [f"p{i}" for i in range(1, 16)]}))
 
-    translation = pipeline.translate(seed_article, target_language="en", model=MODEL, client=fake)
+    translation = pipeline.translate(
+        seed_article, Job(target_language="en", model=MODEL, client=fake)
+    )
 
     assert "15" in fake.requests[1].messages[-1]["content"]
     assert translation.paragraphs[0] == "p1" and len(translation.paragraphs) == 15
@@ -302,7 +314,7 @@ def test_a_long_paragraph_is_split_and_rejoined_as_one() -> None:
         return ChatResponse(text=json.dumps({"paragraphs": out}))
 
     fake.complete = complete  # type: ignore[method-assign]
-    translation = pipeline.translate(article, target_language="fr", model=MODEL, client=fake)
+    translation = pipeline.translate(article, Job(target_language="fr", model=MODEL, client=fake))
 
     assert len(translation.paragraphs) == 3
     assert translation.paragraphs[0] == "<opening>"
@@ -319,8 +331,6 @@ def test_meta_names_the_fallback_model_that_answered() -> None:
     )
     result = pipeline.summarize(
         "A short article about a vote.",
-        target_language="en",
-        model="openai/primary",
-        client=fake,
+        Job(target_language="en", model="openai/primary", client=fake),
     )
     assert result.meta.model == "openai/fallback-model"

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from summarizer.cli import app
 from summarizer.errors import ModelOutputError, ProviderError, redact
-from summarizer.pipeline import summarize
+from summarizer.pipeline import Job, summarize
 from summarizer.prompts import render
 from tests.fakes import FakeLLM
 from tests.faultserver import FaultServer
@@ -132,7 +132,7 @@ def test_a_model_that_obeys_the_injection_cannot_change_the_output_contract() ->
     fake = FakeLLM(strict=True).enqueue("HACKED", "HACKED", "HACKED")
 
     with pytest.raises(ModelOutputError) as caught:
-        summarize(ARTICLE + INJECTION, target_language="en", model="openai/x", client=fake)
+        summarize(ARTICLE + INJECTION, Job(target_language="en", model="openai/x", client=fake))
 
     assert caught.value.exit_code == 6
     assert len(fake.requests) == 3  # asked, then re-asked twice with the problem stated
