@@ -1,4 +1,5 @@
-"""The ``summarize`` command: parse, validate, call the library, map errors to exit codes.
+"""The ``summarize`` command: parse options, call the application layer, render, and map
+errors to exit codes. Each command is a thin adapter over ``app.Summarizer``.
 
 Nothing heavy is imported at module level: ``--help``, ``--version`` and argument errors
 answer without loading litellm, llama.cpp or a model.
@@ -9,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -17,17 +17,23 @@ import typer
 from typer.core import TyperGroup
 
 from summarizer import __version__
+from summarizer.cli_options import (
+    Options,
+    OutputFormat,
+    command,
+    own_argument,
+    own_option,
+)
 from summarizer.errors import SummarizerError
+from summarizer.tasks import Task
 
 if TYPE_CHECKING:
-    from summarizer.llm import LLMClient
+    from summarizer.app import Summarizer
+    from summarizer.config import Settings
+    from summarizer.display import TerminalProgress
+    from summarizer.events import Event, OnEvent
 
 T = TypeVar("T")
-
-
-class OutputFormat(str, Enum):
-    markdown = "markdown"
-    json = "json"
 
 
 class _SummaryByDefault(TyperGroup):
@@ -67,104 +73,7 @@ def _main(
     pass
 
 
-FileArg = Annotated[
-    str, typer.Argument(help="The article: a UTF-8 text file, or - for standard input.")
-]
-LangOpt = Annotated[
-    str | None,
-    typer.Option("--lang", "-l", help="Target language, ISO 639-1 (en, id, fr...). [default: en]"),
-]
-ModelOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--model",
-        "-m",
-        help="Any litellm model string (openai/gpt-4o-mini, ollama/qwen2.5:7b...), a bundled "
-        "model (smollm2, gemma3) or a .gguf path. [env: SUMMARIZER_MODEL; default: gemma3]",
-        show_default=False,
-    ),
-]
-ApiBaseOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--api-base", help="Base URL of an OpenAI-compatible server. [env: SUMMARIZER_API_BASE]"
-    ),
-]
-FormatOpt = Annotated[
-    OutputFormat, typer.Option("--format", "-f", help="markdown for people, json for machines.")
-]
-OutputOpt = Annotated[
-    Path | None,
-    typer.Option("--output", "-o", help="Write the result to this file (atomically)."),
-]
-DryRunOpt = Annotated[
-    bool, typer.Option("--dry-run", help="Print the exact chat messages and call nothing.")
-]
-TimeoutOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--timeout",
-        help="Seconds one remote model request may take, a hard limit. "
-        "[env: SUMMARIZER_TIMEOUT; default: 600]",
-        show_default=False,
-    ),
-]
-RetriesOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--retries",
-        help="Further attempts per remote model after a timeout, dropped connection, 429 or "
-        "5xx, with backoff. [env: SUMMARIZER_RETRIES; default: 2]",
-        show_default=False,
-    ),
-]
-FallbackOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--fallback",
-        help="A model to try when the previous one fails; repeat for more, tried in order.",
-        show_default=False,
-    ),
-]
-EncodingOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--encoding",
-        help="The article's text encoding when it is not UTF-8 (cp1252, latin-1, utf-16...).",
-        show_default=False,
-    ),
-]
-PromptsDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--prompts-dir",
-        help="Use the prompt templates in this folder (one sub-folder per task).",
-        show_default=False,
-    ),
-]
-QuietOpt = Annotated[
-    bool, typer.Option("--quiet", "-q", help="No notices or progress bar on stderr.")
-]
-VerboseOpt = Annotated[
-    bool,
-    typer.Option(
-        "--verbose", "-v", help="Log each model call (tokens, latency) on stderr, never the text."
-    ),
-]
-ConcurrencyOpt = Annotated[
-    int,
-    typer.Option(
-        "--concurrency",
-        min=1,
-        max=64,
-        help="Chunk requests in flight at once for remote models (local models run one at a time).",
-    ),
-]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
-NoCacheOpt = Annotated[
-    bool,
-    typer.Option("--no-cache", help="Call the model even when the response cache has the answer."),
-]
+# -- errors -------------------------------------------------------------------------------
 
 
 def _fail(exc: SummarizerError) -> None:
@@ -182,10 +91,23 @@ def _traceback(exc: BaseException) -> None:
     typer.echo(redact("".join(traceback.format_exception(exc))), err=True)
 
 
+def _debug_logging() -> None:
+    """``--debug``: the package's debug log (answer keys dropped...) on stderr."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("debug: %(message)s"))
+    logger = logging.getLogger("summarizer")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
 def _guarded(debug: bool, action: Callable[[], T]) -> T:
     """Run ``action``; errors become one clear message and an exit code (README table)."""
     from summarizer.errors import redact
 
+    if debug:
+        _debug_logging()
     try:
         return action()
     except SummarizerError as exc:
@@ -206,217 +128,148 @@ def _guarded(debug: bool, action: Callable[[], T]) -> T:
         raise typer.Exit(1) from None
 
 
-def _run_task(
-    task: str,
-    file: str,
-    *,
-    lang: str | None,
-    model: str | None,
-    api_base: str | None,
-    output_format: OutputFormat,
-    output: Path | None,
-    dry_run: bool,
-    timeout: float | None,
-    quiet: bool,
-    verbose: bool = False,
-    concurrency: int = 4,
-    reliability: dict[str, Any] | None = None,
-    no_cache: bool = False,
-) -> None:
-    from summarizer.config import load_settings
-    from summarizer.files import load_article, write_atomic
-    from summarizer.languages import normalize_language
-    from summarizer.models import parse_model
+def _summarizer(settings: Settings, **kwargs: Any) -> Summarizer:
+    """The application object every command runs on (imported late: it is not light)."""
+    from summarizer.app import Summarizer
 
-    extra = reliability or {}
-    settings = load_settings(
-        model=model, lang=lang, api_base=api_base, timeout=timeout, retries=extra.get("retries")
-    )
-    target_language = normalize_language(settings.lang)
-    model_ref = parse_model(settings.model)
-    fallbacks = [parse_model(name).name for name in extra.get("fallbacks") or []]
-    article = load_article(file, max_bytes=settings.max_input_bytes, encoding=extra.get("encoding"))
-    text = article.text
-    if article.notice and not quiet:
-        typer.echo(f"Note: {article.notice}", err=True)
+    return Summarizer(settings, **kwargs)
 
-    from summarizer import display, pipeline, render
-    from summarizer.llm import DryRunClient, LazyClient
 
-    progress = display.TerminalProgress(enabled=not quiet and not dry_run)
+# -- summary and translate -----------------------------------------------------------------
 
-    def real_client() -> LLMClient:
-        # The heavy imports only when a model or its tokenizer is really needed: a run
-        # answered from the cache never gets here, and a local model alone needs no litellm.
-        if model_ref.is_local and not fallbacks:
-            from summarizer.local import LocalClient
+# What `summary` and `translate` take, in --help order.
+_TASK_OPTIONS = [
+    "file",
+    "lang",
+    "model",
+    "api_base",
+    "output_format",
+    "output",
+    "dry_run",
+    "timeout",
+    "concurrency",
+    "retries",
+    "fallback",
+    "context_window",
+    "encoding",
+    "prompts_dir",
+    "quiet",
+    "verbose",
+    "no_cache",
+    "debug",
+]
+# What every command that calls a model takes.
+_MODEL_OPTIONS = [
+    "model",
+    "fallback",
+    "api_base",
+    "timeout",
+    "retries",
+    "context_window",
+    "prompts_dir",
+    "no_cache",
+]
 
-            local_client = LocalClient(on_generation=progress.on_generation)
-            local_client.check_models(model_ref.name)
-            return local_client
-        from summarizer.client import LiteLLMClient
 
-        client = LiteLLMClient(
-            api_base=settings.api_base,
-            timeout=settings.timeout,
-            retries=settings.retries,
-            fallbacks=fallbacks,
-            notify=None if quiet else lambda notice: typer.echo(f"Note: {notice}", err=True),
+@command(app, "summary", _TASK_OPTIONS)
+def summary(options: Options) -> None:
+    """Summarize an article: title, summary, key points, entities, dates, quotes (default)."""
+    _guarded(options.debug, lambda: _run_task(Task.SUMMARIZE, options))
+
+
+@command(app, "translate", _TASK_OPTIONS)
+def translate(options: Options) -> None:
+    """Translate a whole article, paragraph by paragraph, keeping its structure."""
+    _guarded(options.debug, lambda: _run_task(Task.TRANSLATE, options))
+
+
+def _run_task(task: Task, options: Options) -> None:
+    from summarizer.display import TerminalProgress
+    from summarizer.files import load_article
+
+    progress = TerminalProgress(enabled=not options.quiet and not options.dry_run)
+    listener = _listener(options, progress)
+    # Built first: a bad --lang or model string is reported before a missing file.
+    with _summarizer(
+        options.settings(), on_event=listener, concurrency=options.concurrency
+    ) as summarizer:
+        article = load_article(
+            options.file, max_bytes=summarizer.settings.max_input_bytes, encoding=options.encoding
         )
-        client.check_models(model_ref.name)
-        return client
+        if article.notice and not options.quiet:
+            typer.echo(f"Note: {article.notice}", err=True)
+        if options.dry_run:
+            rendered = _dry_run(summarizer, task, article.text, options.output_format)
+        else:
+            rendered = _real_run(summarizer, task, article.text, options, progress)
+    _write(rendered, options)
 
-    real = LazyClient(real_client)
-    if no_cache or dry_run:
-        real.resolve()  # nothing can come from the cache: check the settings up front
-    if model_ref.is_bundled and settings.model is None and not quiet and not dry_run:
+
+def _dry_run(summarizer: Summarizer, task: Task, text: str, output_format: OutputFormat) -> str:
+    from summarizer import render
+
+    requests = summarizer.plan(task, text)
+    if output_format is OutputFormat.json:
+        return render.dry_run_json(requests)
+    return render.dry_run_text(requests)
+
+
+def _real_run(
+    summarizer: Summarizer, task: Task, text: str, options: Options, progress: TerminalProgress
+) -> str:
+    from summarizer import render
+    from summarizer.schema import Translation
+
+    if options.no_cache:
+        summarizer.check()  # nothing can come from the cache: check the settings up front
+    if summarizer.uses_demo_model and not options.quiet:
         typer.echo(
-            f"Note: using the small bundled demo model {model_ref.name}; its output is rough. "
-            "For real summaries name a model, e.g. --model openai/gpt-4o-mini "
+            f"Note: using the small bundled demo model {summarizer.model}; its output is "
+            "rough. For real summaries name a model, e.g. --model openai/gpt-4o-mini "
             "(with OPENAI_API_KEY set) or --model ollama/qwen2.5:7b.",
             err=True,
         )
-    from summarizer.cache import caching_client, mark_cached
-
-    client: LLMClient = (
-        DryRunClient(real)
-        if dry_run
-        else caching_client(
-            real,
-            raw_text=text,
-            model=model_ref.name,
-            api_base=settings.api_base,
-            enabled=not no_cache,
-            fallbacks=fallbacks,
-        )
-    )
-    run = pipeline.summarize if task == "summary" else pipeline.translate
     with progress:
-        result: Any = run(
-            text,
-            target_language=target_language,
-            model=model_ref.name,
-            client=client,
-            on_call=display.call_logger() if verbose and not dry_run else None,
-            on_progress=progress.on_progress,
-            concurrency=concurrency,
-            prompts_dir=extra.get("prompts_dir"),
-        )
-    result = mark_cached(client, result)
+        result = summarizer.run(task, text)
+    if options.output_format is OutputFormat.json:
+        return render.to_json(result)
+    if isinstance(result, Translation):
+        return render.translation_markdown(result)
+    return render.summary_markdown(result)
 
-    if isinstance(client, DryRunClient):
-        rendered = (
-            render.dry_run_json(client.requests)
-            if output_format is OutputFormat.json
-            else render.dry_run_text(client.requests)
-        )
-    elif output_format is OutputFormat.json:
-        rendered = render.to_json(result)
-    elif task == "summary":
-        rendered = render.summary_markdown(result)
-    else:
-        rendered = render.translation_markdown(result)
 
-    if output is None:
+def _listener(options: Options, progress: TerminalProgress) -> OnEvent:
+    """What a person sees of a job's events on stderr, as the options ask."""
+    from summarizer.display import call_logger
+    from summarizer.events import CallDone, Notice
+
+    log_call = call_logger() if options.verbose and not options.dry_run else None
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, Notice):
+            if not options.quiet:
+                typer.echo(f"Note: {event.text}", err=True)
+        elif isinstance(event, CallDone):
+            if log_call is not None:
+                log_call(event.record)
+        else:
+            progress.on_event(event)
+
+    return on_event
+
+
+def _write(rendered: str, options: Options) -> None:
+    from summarizer.files import write_atomic
+
+    if options.output is None:
         sys.stdout.write(rendered)
-    else:
-        write_atomic(output, rendered)
-        if not quiet:
-            typer.echo(f"Wrote {output}", err=True)
+        return
+    write_atomic(options.output, rendered)
+    if not options.quiet:
+        typer.echo(f"Wrote {options.output}", err=True)
 
 
-@app.command()
-def summary(
-    file: FileArg,
-    lang: LangOpt = None,
-    model: ModelOpt = None,
-    api_base: ApiBaseOpt = None,
-    output_format: FormatOpt = OutputFormat.markdown,
-    output: OutputOpt = None,
-    dry_run: DryRunOpt = False,
-    timeout: TimeoutOpt = None,
-    concurrency: ConcurrencyOpt = 4,
-    retries: RetriesOpt = None,
-    fallback: FallbackOpt = None,
-    encoding: EncodingOpt = None,
-    prompts_dir: PromptsDirOpt = None,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
-    no_cache: NoCacheOpt = False,
-    debug: DebugOpt = False,
-) -> None:
-    """Summarize an article: title, summary, key points, entities, dates, quotes (default)."""
-    _guarded(
-        debug,
-        lambda: _run_task(
-            "summary",
-            file,
-            lang=lang,
-            model=model,
-            api_base=api_base,
-            output_format=output_format,
-            output=output,
-            dry_run=dry_run,
-            timeout=timeout,
-            quiet=quiet,
-            verbose=verbose,
-            concurrency=concurrency,
-            reliability={
-                "retries": retries,
-                "fallbacks": fallback,
-                "encoding": encoding,
-                "prompts_dir": prompts_dir,
-            },
-            no_cache=no_cache,
-        ),
-    )
-
-
-@app.command()
-def translate(
-    file: FileArg,
-    lang: LangOpt = None,
-    model: ModelOpt = None,
-    api_base: ApiBaseOpt = None,
-    output_format: FormatOpt = OutputFormat.markdown,
-    output: OutputOpt = None,
-    dry_run: DryRunOpt = False,
-    timeout: TimeoutOpt = None,
-    concurrency: ConcurrencyOpt = 4,
-    retries: RetriesOpt = None,
-    fallback: FallbackOpt = None,
-    encoding: EncodingOpt = None,
-    prompts_dir: PromptsDirOpt = None,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
-    no_cache: NoCacheOpt = False,
-    debug: DebugOpt = False,
-) -> None:
-    """Translate a whole article, paragraph by paragraph, keeping its structure."""
-    _guarded(
-        debug,
-        lambda: _run_task(
-            "translate",
-            file,
-            lang=lang,
-            model=model,
-            api_base=api_base,
-            output_format=output_format,
-            output=output,
-            dry_run=dry_run,
-            timeout=timeout,
-            quiet=quiet,
-            verbose=verbose,
-            concurrency=concurrency,
-            reliability={
-                "retries": retries,
-                "fallbacks": fallback,
-                "encoding": encoding,
-                "prompts_dir": prompts_dir,
-            },
-            no_cache=no_cache,
-        ),
-    )
+# -- everything else -------------------------------------------------------------------------
 
 
 @app.command()
@@ -433,93 +286,11 @@ def schema(
 
 
 @app.command()
-def batch(
-    inputs: Annotated[
-        list[str],
-        typer.Argument(help="Article files, folders (their .txt/.md files) and glob patterns."),
-    ],
-    out: Annotated[
-        Path,
-        typer.Option(
-            "--out",
-            "-o",
-            help="JSON Lines results file, one line per article; run again with the same "
-            "file to resume (inputs already in it are skipped).",
-        ),
-    ],
-    lang: LangOpt = None,
-    model: ModelOpt = None,
-    api_base: ApiBaseOpt = None,
-    timeout: TimeoutOpt = None,
-    concurrency: Annotated[
-        int,
-        typer.Option(
-            "--concurrency",
-            "-c",
-            min=1,
-            max=256,
-            help="Articles in flight at once for remote models (a local model runs one at a time).",
-        ),
-    ] = 8,
-    processes: Annotated[
-        int | None,
-        typer.Option(
-            "--processes",
-            min=1,
-            max=64,
-            help="Worker processes sharing --concurrency (remote models, Linux). "
-            "[default: one per 8 in flight, at most one per core]",
-            show_default=False,
-        ),
-    ] = None,
-    translate: Annotated[
-        bool, typer.Option("--translate", help="Full translations instead of summaries.")
-    ] = False,
-    retry_failed: Annotated[
-        bool,
-        typer.Option(
-            "--retry-failed",
-            help="Run inputs whose earlier attempt failed again (their error lines are replaced).",
-        ),
-    ] = False,
-    no_cache: NoCacheOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-) -> None:
-    """Summarize (or translate) many articles into a JSON Lines file, resumably.
+def models() -> None:
+    """List the bundled models, and say how to name a provider's model."""
+    from summarizer.catalog import bundled_models, models_text
 
-    Exits 0 when every article succeeded, 1 when some failed (their lines say why).
-    """
-    from summarizer.batch import Tally, run_batch_command
-
-    tally = Tally()
-
-    def action() -> None:
-        try:
-            run_batch_command(
-                inputs,
-                out,
-                task="translate" if translate else "summary",
-                lang=lang,
-                model=model,
-                api_base=api_base,
-                timeout=timeout,
-                concurrency=concurrency,
-                processes=processes,
-                retry_failed=retry_failed,
-                use_cache=not no_cache,
-                progress=not quiet,
-                tally=tally,
-            )
-        finally:
-            if tally.repaired and not quiet:
-                typer.echo(f"Note: cut a torn last line off {out} (a run was killed).", err=True)
-            if tally.total and not quiet:
-                typer.echo(tally.line(), err=True)
-
-    _guarded(debug, action)
-    if tally.failed:
-        raise typer.Exit(1)
+    typer.echo(_guarded(False, lambda: models_text(bundled_models())), nl=False)
 
 
 @app.command()
@@ -557,158 +328,231 @@ def cache(
     typer.echo(f"saved: ${info.saved_usd:.4f} (where prices are known)")
 
 
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8000,
-    model: ModelOpt = None,
-    api_base: ApiBaseOpt = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout",
-            help="Seconds one HTTP request may take, end to end (504 after). "
-            "[env: SUMMARIZER_TIMEOUT; default: 600]",
-            show_default=False,
+@command(
+    app,
+    "batch",
+    ["lang", *_MODEL_OPTIONS, "quiet", "debug"],
+    own={
+        "inputs": own_argument(
+            list[str], help="Article files, folders (their .txt/.md files) and glob patterns."
         ),
-    ] = None,
-    max_body_bytes: Annotated[
-        int, typer.Option("--max-body-bytes", min=1, help="Largest request body (413 above).")
-    ] = 2_000_000,
-    workers: Annotated[
-        int,
-        typer.Option(
-            "--workers",
+        "out": own_option(
+            Path,
+            "--out",
+            "-o",
+            help="JSON Lines results file, one line per article; run again with the same "
+            "file to resume (inputs already in it are skipped).",
+            default=...,
+        ),
+        "articles_in_flight": own_option(
+            int,
+            "--concurrency",
+            "-c",
+            help="Articles in flight at once, for models that allow parallel requests (an "
+            "embedded model runs one at a time). [default: 8]",
+            default=8,
             min=1,
             max=256,
-            help="Requests worked on at once (a local model still generates one at a time).",
         ),
-    ] = 4,
-    allow_model: Annotated[
-        list[str] | None,
-        typer.Option(
+        "processes": own_option(
+            int | None,
+            "--processes",
+            help="Worker processes sharing --concurrency (remote models, Linux). "
+            "[default: one per 8 in flight, at most one per core]",
+            min=1,
+            max=64,
+        ),
+        "translate": own_option(
+            bool, "--translate", help="Full translations instead of summaries.", default=False
+        ),
+        "retry_failed": own_option(
+            bool,
+            "--retry-failed",
+            help="Run inputs whose earlier attempt failed again (their error lines are replaced).",
+            default=False,
+        ),
+    },
+)
+def batch(options: Options) -> None:
+    """Summarize (or translate) many articles into a JSON Lines file, resumably.
+
+    Exits 0 when every article succeeded, 1 when some failed (their lines say why).
+    """
+    from summarizer.batch import Tally
+
+    tally = Tally()
+    out: Path = options.extra["out"]
+
+    def action() -> None:
+        try:
+            _run_batch(options, tally)
+        finally:
+            if tally.repaired and not options.quiet:
+                typer.echo(f"Note: cut a torn last line off {out} (a run was killed).", err=True)
+            if tally.total and not options.quiet:
+                typer.echo(tally.line(), err=True)
+
+    _guarded(options.debug, action)
+    if tally.failed:
+        raise typer.Exit(1)
+
+
+def _run_batch(options: Options, tally: Any) -> None:
+    from summarizer.batch import BatchJob, progress_display, run_batch
+
+    extra = options.extra
+    job = BatchJob(
+        task=Task.TRANSLATE if extra["translate"] else Task.SUMMARIZE,
+        concurrency=extra["articles_in_flight"],
+        retry_failed=extra["retry_failed"],
+        processes=extra["processes"],
+    )
+    # One chunk at a time per article, as before: --concurrency sets articles in flight.
+    with (
+        _summarizer(options.settings(), concurrency=1) as summarizer,
+        progress_display(enabled=not options.quiet) as (on_start, on_record),
+    ):
+        run_batch(
+            extra["inputs"],
+            extra["out"],
+            job,
+            summarizer=summarizer,
+            on_start=on_start,
+            on_record=on_record,
+            tally=tally,
+        )
+
+
+@command(
+    app,
+    "serve",
+    [*_MODEL_OPTIONS, "debug"],
+    own={
+        "host": own_option(str, "--host", help="Interface to listen on.", default="127.0.0.1"),
+        "port": own_option(int, "--port", help="TCP port.", default=8000, min=0, max=65535),
+        "max_body_bytes": own_option(
+            int,
+            "--max-body-bytes",
+            help="Largest request body (413 above).",
+            default=2_000_000,
+            min=1,
+        ),
+        "workers": own_option(
+            int,
+            "--workers",
+            help="Requests worked on at once (an embedded model still generates one at a time).",
+            default=4,
+            min=1,
+            max=256,
+        ),
+        "allow_model": own_option(
+            list[str] | None,
             "--allow-model",
             help="A model requests may name besides the default; repeat for more. Without "
             "it, any bundled or provider model (never a .gguf path).",
-            show_default=False,
         ),
-    ] = None,
-    no_cache: NoCacheOpt = False,
-    debug: DebugOpt = False,
-) -> None:
+    },
+)
+def serve(options: Options) -> None:
     """Serve summaries and translations over HTTP (OpenAPI document at /docs)."""
-
-    def action() -> None:
-        from summarizer.config import load_settings
-        from summarizer.errors import ConfigError
-        from summarizer.models import parse_model
-
-        settings = load_settings(model=model, api_base=api_base, timeout=timeout)
-        parse_model(settings.model)
-        # Only now the heavy imports: FastAPI, uvicorn, litellm; the model loads at start-up.
-        try:
-            import uvicorn
-
-            from summarizer.server import create_app
-        except ImportError as exc:
-            raise ConfigError(
-                f"The HTTP service needs FastAPI and uvicorn ({exc.name} is missing).",
-                hint='Install them with: pip install "summarizer[server]"',
-            ) from exc
-
-        from summarizer.cache import ResponseCache
-
-        application = create_app(
-            cache=None if no_cache else ResponseCache(),
-            default_model=settings.model,
-            api_base=settings.api_base,
-            request_timeout=settings.timeout,
-            max_body_bytes=max_body_bytes,
-            concurrency=workers,
-            allowed_models=allow_model or None,
-        )
-        uvicorn.run(application, host=host, port=port, log_level="debug" if debug else "info")
-
-    _guarded(debug, action)
+    _guarded(options.debug, lambda: _serve(options))
 
 
-@app.command("eval")
-def eval_(
-    model: ModelOpt = None,
-    judge: Annotated[
-        str | None,
-        typer.Option("--judge", help="Also grade each fact with this model (A-E verdicts)."),
-    ] = None,
-    cases: Annotated[
-        str, typer.Option("--cases", help="Glob over case ids in evals/cases/.")
-    ] = "*",
-    repeat: Annotated[
-        int, typer.Option("--repeat", min=1, help="Run each case N times; report stability.")
-    ] = 1,
-    api_base: ApiBaseOpt = None,
-    timeout: TimeoutOpt = None,
-    evals_dir: Annotated[
-        Path | None,
-        typer.Option("--evals-dir", help="Folder with cases/, thresholds.yaml, baselines/."),
-    ] = None,
-    output_dir: Annotated[
-        Path | None, typer.Option("--output-dir", help="Where reports go. [default: evals/results]")
-    ] = None,
-    regrade: Annotated[
-        Path | None,
-        typer.Option("--regrade", help="Re-grade the outputs of an earlier results JSON file."),
-    ] = None,
-    update_baseline: Annotated[
-        bool, typer.Option("--update-baseline", help="Record this run as the model's baseline.")
-    ] = False,
-    gate: Annotated[
-        str, typer.Option("--gate", help="What fails the run: all, thresholds, baseline, none.")
-    ] = "all",
-    debug: DebugOpt = False,
-) -> None:
+def _serve(options: Options) -> None:
+    from summarizer.errors import ConfigError
+
+    extra = options.extra
+    settings = options.settings()
+    # Only now the heavy imports: FastAPI and uvicorn; the model loads at start-up.
+    try:
+        import uvicorn
+
+        from summarizer.server import create_app
+    except ImportError as exc:
+        raise ConfigError(
+            f"The HTTP service needs FastAPI and uvicorn ({exc.name} is missing).",
+            hint='Install them with: pip install "summarizer[server]"',
+        ) from exc
+    application = create_app(
+        # One chunk at a time per request, as before: --workers sets requests in flight.
+        _summarizer(settings, concurrency=1),
+        max_body_bytes=extra["max_body_bytes"],
+        concurrency=extra["workers"],
+        allowed_models=extra["allow_model"] or None,
+    )
+    level = "debug" if options.debug else "info"
+    uvicorn.run(application, host=extra["host"], port=extra["port"], log_level=level)
+
+
+@command(
+    app,
+    "eval",
+    [*_MODEL_OPTIONS, "debug"],
+    own={
+        "judge": own_option(
+            str | None, "--judge", help="Also grade each fact with this model (A-E verdicts)."
+        ),
+        "cases": own_option(str, "--cases", help="Glob over case ids. [default: *]", default="*"),
+        "repeat": own_option(
+            int,
+            "--repeat",
+            help="Run each case N times and report stability (calls the model each time: "
+            "no response cache, as with --update-baseline). [default: 1]",
+            default=1,
+            min=1,
+        ),
+        "evals_dir": own_option(
+            Path | None,
+            "--evals-dir",
+            help="Folder with cases/, articles/, thresholds.yaml, baselines/. [default: the "
+            "suite installed with summarizer]",
+        ),
+        "output_dir": own_option(
+            Path | None,
+            "--output-dir",
+            help="Where reports go. [default: ./eval-results]",
+        ),
+        "regrade": own_option(
+            Path | None, "--regrade", help="Re-grade the outputs of an earlier results JSON file."
+        ),
+        "update_baseline": own_option(
+            bool,
+            "--update-baseline",
+            help="Record this run as the model's baseline.",
+            default=False,
+        ),
+        "gate": own_option(
+            str,
+            "--gate",
+            help="What fails the run: all, thresholds, baseline, none. [default: all]",
+            default="all",
+        ),
+    },
+)
+def eval_(options: Options) -> None:
     """Run the eval suite: grade outputs against reference facts; exit 1 under the gate."""
+    # The gate's verdict is the exit code: 1 when a case or the baseline fails.
+    if not _guarded(options.debug, lambda: _eval(options)):
+        raise typer.Exit(1)
 
-    def action() -> bool:
-        from summarizer.config import load_settings
-        from summarizer.errors import UsageError
-        from summarizer.evaluation.suite import run_eval
-        from summarizer.models import parse_model
 
-        if gate not in ("all", "thresholds", "baseline", "none"):
-            raise UsageError(f"--gate must be all, thresholds, baseline or none, not {gate!r}.")
-        settings = load_settings(model=model, api_base=api_base, timeout=timeout)
-        model_name = parse_model(settings.model).name
-        client = judge_client = None
-        judge_name = parse_model(judge).name if judge else None
-        if regrade is None or judge_name:
-            from summarizer.client import LiteLLMClient
+def _eval(options: Options) -> bool:
+    from summarizer.evaluation.suite import EvalOptions, run_eval
 
-            client = LiteLLMClient(api_base=settings.api_base, timeout=settings.timeout)
-            if regrade is None:
-                client.check_model(model_name)
-            if judge_name:
-                judge_client = client
-                client.check_model(judge_name)
+    extra = options.extra
+    eval_options = EvalOptions(**extra)
+    settings = options.settings()
+    if eval_options.repeat > 1 or eval_options.update_baseline:
+        # Both measure the model (run-to-run variation, time): it must really be called.
+        settings = settings.model_copy(update={"cache": False})
+    with _summarizer(settings, concurrency=1) as summarizer:
         result = run_eval(
-            model=model_name,
-            client=client,
-            judge=judge_name,
-            judge_client=judge_client,
-            cases=cases,
-            repeat=repeat,
-            evals_dir=evals_dir,
-            output_dir=output_dir,
-            regrade=regrade,
-            update_baseline=update_baseline,
-            gate=gate,  # type: ignore[arg-type]
+            summarizer,
+            eval_options,
             echo=typer.echo,
             progress=lambda line: typer.echo(line, err=True),
         )
-        return result.suite.gate.passed
-
-    # The gate's verdict is the exit code: 1 when a case or the baseline fails.
-    if not _guarded(debug, action):
-        raise typer.Exit(1)
+    return result.suite.gate.passed
 
 
 def _terminated(signum: int, frame: object) -> None:

@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmarks.stub_server import running_stub
+from summarizer.app import Summarizer
 from summarizer.batch import (
     BatchJob,
     Tally,
@@ -27,12 +28,22 @@ from summarizer.batch import (
     run_batch,
     worker_processes,
 )
+from summarizer.cache import ResponseCache
 from summarizer.cli import app
-from summarizer.errors import InputError, ProviderError, UsageError
+from summarizer.config import Settings
+from summarizer.errors import (
+    ConfigError,
+    InputError,
+    ProviderError,
+    SummarizerError,
+    UsageError,
+)
 from summarizer.llm import ChatRequest, ChatResponse, LLMClient
+from summarizer.tasks import Task
 from tests.fakes import FakeLLM
 
-REMOTE = BatchJob(task="summary", target_language="en", model="openai/test", concurrency=4)
+REMOTE = BatchJob(task=Task.SUMMARIZE, target_language="en", concurrency=4)
+ONE_AT_A_TIME = BatchJob(task=Task.SUMMARIZE, target_language="en", concurrency=1)
 
 
 @pytest.fixture
@@ -49,8 +60,12 @@ def lines(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.read_text().splitlines()]
 
 
-def fake_factory(fake: LLMClient) -> Any:
-    return lambda text: fake
+def with_client(
+    client: LLMClient, *, model: str = "openai/test", cache: ResponseCache | None = None
+) -> Summarizer:
+    """The application as the CLI builds it for a batch, answering from ``client``."""
+    settings = Settings(model=model, cache=cache is not None)
+    return Summarizer(settings, client=client, response_cache=cache, concurrency=1)
 
 
 # -- inputs ------------------------------------------------------------------------------
@@ -82,7 +97,7 @@ def test_one_line_per_article_with_result_or_error(articles: Path, tmp_path: Pat
     (articles / "empty.txt").write_text("   \n")
     fake = FakeLLM()
     out = tmp_path / "results.jsonl"
-    tally = run_batch([str(articles)], out, REMOTE, make_client=fake_factory(fake))
+    tally = run_batch([str(articles)], out, REMOTE, summarizer=with_client(fake))
     records = lines(out)
     assert len(records) == 7
     by_input = {Path(r["input"]).name: r for r in records}
@@ -91,7 +106,7 @@ def test_one_line_per_article_with_result_or_error(articles: Path, tmp_path: Pat
     assert by_input["empty.txt"]["error"]["exit_code"] == 3
     good = [r for r in records if r["ok"]]
     assert len(good) == 6
-    assert all(r["result"]["target_language"] == "en" and r["task"] == "summary" for r in good)
+    assert all(r["result"]["target_language"] == "en" and r["task"] == "summarize" for r in good)
     assert (tally.done, tally.failed, tally.skipped) == (6, 1, 0)
     # FakeLLM charges 10 in + 5 out per call, one call per short article.
     assert (tally.input_tokens, tally.output_tokens) == (60, 30)
@@ -100,9 +115,8 @@ def test_one_line_per_article_with_result_or_error(articles: Path, tmp_path: Pat
 
 def test_a_provider_error_fails_that_article_only(articles: Path, tmp_path: Path) -> None:
     fake = FakeLLM().enqueue(ProviderError("boom", model="openai/test", hint="Retry."))
-    job = BatchJob(task="summary", target_language="en", model="openai/test", concurrency=1)
     out = tmp_path / "r.jsonl"
-    tally = run_batch([str(articles)], out, job, make_client=fake_factory(fake))
+    tally = run_batch([str(articles)], out, ONE_AT_A_TIME, summarizer=with_client(fake))
     errors = [r["error"] for r in lines(out) if not r["ok"]]
     assert errors == [
         {"type": "ProviderError", "message": "boom", "hint": "Retry.", "exit_code": 5}
@@ -113,9 +127,9 @@ def test_a_provider_error_fails_that_article_only(articles: Path, tmp_path: Path
 def test_rerun_skips_what_is_done_and_adds_no_duplicate(articles: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
     first_three = [str(p) for p in sorted(articles.glob("*.txt"))[:3]]
-    run_batch(first_three, out, REMOTE, make_client=fake_factory(FakeLLM()))
+    run_batch(first_three, out, REMOTE, summarizer=with_client(FakeLLM()))
     fake = FakeLLM()
-    tally = run_batch([str(articles)], out, REMOTE, make_client=fake_factory(fake))
+    tally = run_batch([str(articles)], out, REMOTE, summarizer=with_client(fake))
     assert (tally.done, tally.skipped) == (3, 3)
     assert len(fake.requests) == 3
     inputs = [os.path.abspath(r["input"]) for r in lines(out)]
@@ -124,7 +138,7 @@ def test_rerun_skips_what_is_done_and_adds_no_duplicate(articles: Path, tmp_path
 
 def test_a_torn_last_line_is_cut_and_that_article_redone(articles: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
-    run_batch([str(articles)], out, REMOTE, make_client=fake_factory(FakeLLM()))
+    run_batch([str(articles)], out, REMOTE, summarizer=with_client(FakeLLM()))
     whole = out.read_bytes().splitlines(keepends=True)
     torn = b"".join(whole[:-1]) + whole[-1][: len(whole[-1]) // 2]
     out.write_bytes(torn)
@@ -133,30 +147,30 @@ def test_a_torn_last_line_is_cut_and_that_article_redone(articles: Path, tmp_pat
     assert out.read_bytes() == b"".join(whole[:-1])
 
     out.write_bytes(torn)
-    tally = run_batch([str(articles)], out, REMOTE, make_client=fake_factory(FakeLLM()))
+    tally = run_batch([str(articles)], out, REMOTE, summarizer=with_client(FakeLLM()))
     assert tally.repaired and (tally.done, tally.skipped) == (1, 5)
     assert len({r["input"] for r in lines(out)}) == len(lines(out)) == 6
 
 
 def test_a_corrupt_line_in_the_middle_stops_the_run(articles: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
-    run_batch([str(articles)], out, REMOTE, make_client=fake_factory(FakeLLM()))
+    run_batch([str(articles)], out, REMOTE, summarizer=with_client(FakeLLM()))
     content = out.read_text().splitlines(keepends=True)
     out.write_text(content[0] + "not json\n" + "".join(content[1:]))
     with pytest.raises(InputError, match="line 2"):
-        run_batch([str(articles)], out, REMOTE, make_client=fake_factory(FakeLLM()))
+        run_batch([str(articles)], out, REMOTE, summarizer=with_client(FakeLLM()))
 
 
 def test_retry_failed_replaces_error_lines(articles: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
     failing = FakeLLM().enqueue(ProviderError("down", model="openai/test"))
-    job = BatchJob(task="summary", target_language="en", model="openai/test", concurrency=1)
-    run_batch([str(articles)], out, job, make_client=fake_factory(failing))
+    job = ONE_AT_A_TIME
+    run_batch([str(articles)], out, job, summarizer=with_client(failing))
     assert sum(not r["ok"] for r in lines(out)) == 1
-    plain = run_batch([str(articles)], out, job, make_client=fake_factory(FakeLLM()))
+    plain = run_batch([str(articles)], out, job, summarizer=with_client(FakeLLM()))
     assert (plain.done, plain.skipped) == (0, 6)  # a failure counts as done unless retried
     retry = BatchJob(**{**job.__dict__, "retry_failed": True})
-    tally = run_batch([str(articles)], out, retry, make_client=fake_factory(FakeLLM()))
+    tally = run_batch([str(articles)], out, retry, summarizer=with_client(FakeLLM()))
     assert (tally.done, tally.skipped) == (1, 5)
     records = lines(out)
     assert len(records) == 6 and all(r["ok"] for r in records)
@@ -164,11 +178,65 @@ def test_retry_failed_replaces_error_lines(articles: Path, tmp_path: Path) -> No
 
 def test_translate_task(articles: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
-    job = BatchJob(task="translate", target_language="fr", model="openai/test")
-    run_batch([str(articles)], out, job, make_client=fake_factory(FakeLLM()))
+    job = BatchJob(task=Task.TRANSLATE, target_language="fr")
+    run_batch([str(articles)], out, job, summarizer=with_client(FakeLLM()))
     records = lines(out)
     assert all(r["ok"] and r["result"]["paragraphs"] for r in records)
+    assert {r["task"] for r in records} == {"translate"}
     assert {r["result"]["target_language"] for r in records} == {"fr"}
+
+
+def test_the_summarizers_cache_answers_a_repeated_batch(articles: Path, tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "cache.sqlite3")
+    with with_client(FakeLLM(), cache=cache) as summarizer:
+        first = run_batch([str(articles)], tmp_path / "a.jsonl", REMOTE, summarizer=summarizer)
+    assert (first.done, first.cached) == (6, 0)
+    fake = FakeLLM()
+    cache = ResponseCache(tmp_path / "cache.sqlite3")
+    with with_client(fake, cache=cache) as summarizer:
+        again = run_batch([str(articles)], tmp_path / "b.jsonl", REMOTE, summarizer=summarizer)
+    assert (again.done, again.cached, len(fake.requests)) == (6, 6, 0)
+    assert all(r["result"]["meta"]["cached"] for r in lines(tmp_path / "b.jsonl"))
+    assert "from cache 6" in again.line()
+
+
+def test_the_language_defaults_to_the_summarizers(articles: Path, tmp_path: Path) -> None:
+    summarizer = Summarizer(
+        Settings(model="openai/test", lang="French", cache=False), client=FakeLLM()
+    )
+    out = tmp_path / "r.jsonl"
+    run_batch([str(articles)], out, BatchJob(task=Task.SUMMARIZE), summarizer=summarizer)
+    assert {(r["target_language"], r["result"]["target_language"]) for r in lines(out)} == {
+        ("fr", "fr")
+    }
+
+
+class Unusable(FakeLLM):
+    """A client whose model check fails, as a missing API key does."""
+
+    checked = 0
+
+    def check_model(self, model: str) -> None:
+        Unusable.checked += 1
+        raise ConfigError("No API key found.", hint="Set it.")
+
+
+def test_nothing_is_written_before_the_language_inputs_and_model_are_checked(
+    articles: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.jsonl"
+    summarizer = with_client(Unusable())
+    unknown = BatchJob(task=Task.SUMMARIZE, target_language="Klingonese")
+    with pytest.raises(SummarizerError) as error:
+        run_batch([str(articles)], out, unknown, summarizer=summarizer)
+    assert error.value.exit_code == 2
+    with pytest.raises(InputError):  # a typo fails before the model's (slow) check
+        run_batch([str(articles / "nope.txt")], out, REMOTE, summarizer=summarizer)
+    assert Unusable.checked == 0
+    with pytest.raises(ConfigError):
+        run_batch([str(articles)], out, REMOTE, summarizer=summarizer)
+    assert Unusable.checked == 1
+    assert not out.exists()
 
 
 def test_a_second_writer_is_refused(articles: Path, tmp_path: Path) -> None:
@@ -182,17 +250,17 @@ def test_a_second_writer_is_refused(articles: Path, tmp_path: Path) -> None:
             release.wait(30)
             return super().complete(request)
 
-    job = BatchJob(task="summary", target_language="en", model="openai/test", concurrency=1)
+    job = ONE_AT_A_TIME
     worker = threading.Thread(
         target=run_batch,
         args=([str(articles)], out, job),
-        kwargs={"make_client": fake_factory(Blocking())},
+        kwargs={"summarizer": with_client(Blocking())},
     )
     worker.start()
     try:
         assert entered.wait(30)
         with pytest.raises(UsageError, match="Another summarize batch"):
-            run_batch([str(articles)], out, job, make_client=fake_factory(FakeLLM()))
+            run_batch([str(articles)], out, job, summarizer=with_client(FakeLLM()))
     finally:
         release.set()
         worker.join(30)
@@ -224,14 +292,18 @@ class Gate(FakeLLM):
 
 def test_remote_models_run_articles_concurrently(articles: Path, tmp_path: Path) -> None:
     gate = Gate(width=4)
-    run_batch([str(articles)], tmp_path / "r.jsonl", REMOTE, make_client=fake_factory(gate))
+    run_batch([str(articles)], tmp_path / "r.jsonl", REMOTE, summarizer=with_client(gate))
     assert gate.most == 4
 
 
 def test_a_local_model_runs_one_article_at_a_time(articles: Path, tmp_path: Path) -> None:
     gate = Gate(width=2)
-    job = BatchJob(task="summary", target_language="en", model="local/smollm2", concurrency=8)
-    tally = run_batch([str(articles)], tmp_path / "r.jsonl", job, make_client=fake_factory(gate))
+    model = tmp_path / "tiny.gguf"  # an embedded model: its backend says it is not parallel
+    model.write_bytes(b"GGUF")
+    job = BatchJob(task=Task.SUMMARIZE, target_language="en", concurrency=8, processes=4)
+    summarizer = with_client(gate, model=str(model))
+    tally = run_batch([str(articles)], tmp_path / "r.jsonl", job, summarizer=summarizer)
+    # Counted in this process: no worker process was forked either.
     assert gate.most == 1 and tally.done == 6
 
 
@@ -258,15 +330,13 @@ def test_worker_processes_share_the_work(tmp_path: Path, seed_article: str) -> N
     for i in range(24):
         (folder / f"a{i:02d}.txt").write_text(f"{seed_article}\n\nCatatan nomor {i}.\n")
     out = tmp_path / "r.jsonl"
-    job = BatchJob(
-        task="summary", target_language="en", model="openai/test", concurrency=4, processes=2
-    )
+    job = BatchJob(task=Task.SUMMARIZE, target_language="en", concurrency=4, processes=2)
     started: list[tuple[int, int]] = []
     tally = run_batch(
         [str(folder)],
         out,
         job,
-        make_client=fake_factory(Whoami()),
+        summarizer=with_client(Whoami()),
         on_start=lambda todo, skipped: started.append((todo, skipped)),
     )
     assert (tally.done, tally.failed, started) == (24, 0, [(24, 0)])
@@ -283,41 +353,34 @@ def test_a_worker_process_that_dies_stops_the_run_with_a_message(
 ) -> None:
     parent = os.getpid()
 
-    def dying(text: str) -> LLMClient:
-        if os.getpid() != parent:
-            os._exit(3)
-        return FakeLLM()
+    class Dying(FakeLLM):
+        def complete(self, request: ChatRequest) -> ChatResponse:
+            if os.getpid() != parent:
+                os._exit(3)
+            return super().complete(request)
 
-    job = BatchJob(
-        task="summary", target_language="en", model="openai/test", concurrency=2, processes=2
-    )
+    job = BatchJob(task=Task.SUMMARIZE, target_language="en", concurrency=2, processes=2)
     with pytest.raises(RuntimeError, match=r"6 articles unfinished.*exit codes \[3\].*resume"):
-        run_batch([str(articles)], tmp_path / "r.jsonl", job, make_client=dying)
+        run_batch([str(articles)], tmp_path / "r.jsonl", job, summarizer=with_client(Dying()))
 
 
 @pytest.mark.parametrize(
-    ("model", "concurrency", "processes", "expected"),
+    ("parallel", "concurrency", "processes", "expected"),
     [
-        ("openai/test", 1, None, 1),
-        ("openai/test", 8, None, 1),
-        ("openai/test", 9, None, 2),
-        ("openai/test", 32, None, min(4, os.cpu_count() or 1)),
-        ("openai/test", 32, 3, 3),
-        ("openai/test", 2, 5, 2),  # never more processes than requests in flight
-        ("local/smollm2", 32, 4, 1),  # one llama.cpp context
+        (True, 1, None, 1),
+        (True, 8, None, 1),
+        (True, 9, None, 2),
+        (True, 32, None, min(4, os.cpu_count() or 1)),
+        (True, 32, 3, 3),
+        (True, 2, 5, 2),  # never more processes than requests in flight
+        (False, 32, 4, 1),  # one llama.cpp context
     ],
 )
 def test_how_many_worker_processes(
-    model: str, concurrency: int, processes: int | None, expected: int
+    parallel: bool, concurrency: int, processes: int | None, expected: int
 ) -> None:
-    job = BatchJob(
-        task="summary",
-        target_language="en",
-        model=model,
-        concurrency=concurrency,
-        processes=processes,
-    )
-    assert worker_processes(job) == (expected if can_fork() else 1)
+    job = BatchJob(task=Task.SUMMARIZE, concurrency=concurrency, processes=processes)
+    assert worker_processes(job, parallel=parallel) == (expected if can_fork() else 1)
 
 
 def test_tally_line_mentions_unknown_cost_and_cache() -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from summarizer.errors import InputError
-from summarizer.evaluation.cases import default_evals_dir, load_case, load_cases
-from summarizer.pipeline import SUMMARY_MAX_TOKENS, Run, _language_vars, prepare
+from summarizer.evaluation.cases import default_evals_dir, load_case, load_cases, task_named
+from summarizer.pipeline import SUMMARY_MAX_TOKENS, Job, Run, _language_vars, prepare
+from summarizer.tasks import Task
 
 EVALS = default_evals_dir()
 CASES = load_cases(EVALS)
@@ -31,7 +32,30 @@ def test_languages_and_kinds_of_case_are_covered() -> None:
     assert len({c.target_language for c in CASES}) >= 3
     tags = {t for c in CASES for t in c.tags}
     assert {"long", "prompt-injection", "numbers", "dates", "boilerplate", "translation"} <= tags
-    assert {c.task for c in CASES} == {"summary", "translation"}
+    assert {c.task for c in CASES} == set(Task)
+
+
+def test_cases_name_tasks_like_everything_else() -> None:
+    """One vocabulary: a case's task is a ``Task`` ("summarize" / "translate")."""
+    assert all(isinstance(c.task, Task) for c in CASES)
+    for path in (EVALS / "cases").glob("*.yaml"):
+        text = path.read_text("utf-8")
+        assert "\ntask: summarize\n" in text or "\ntask: translate\n" in text, path.name
+
+
+@pytest.mark.parametrize(("old", "new"), [("summary", "summarize"), ("translation", "translate")])
+def test_a_case_with_an_old_task_name_says_the_new_one(tmp_path: Path, old: str, new: str) -> None:
+    source = (EVALS / "cases" / f"{SEED}.yaml").read_text("utf-8")
+    (tmp_path / f"{SEED}.yaml").write_text(source.replace("task: summarize", f"task: {old}"))
+    with pytest.raises(InputError, match=f"now called '{new}'"):
+        load_case(tmp_path / f"{SEED}.yaml")
+
+
+def test_results_files_may_use_the_old_task_names() -> None:
+    assert task_named("summary") is task_named("summarize") is Task.SUMMARIZE
+    assert task_named("translation") is task_named("translate") is Task.TRANSLATE
+    with pytest.raises(ValueError):
+        task_named("précis")
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -84,7 +108,7 @@ def test_long_case_needs_several_chunks_with_the_key_fact_at_the_end(name: str) 
     case = next(c for c in CASES if "long" in c.tags)
     article, source = prepare(case.article_text())
     client = _Tokenizer(name)
-    run = Run(client=client, model=f"local/{name}")
+    run = Run(Job(client=client, model=f"local/{name}", target_language=case.target_language))
     scaffolding = run.render(
         "summarize",
         article="",

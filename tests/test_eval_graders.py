@@ -13,6 +13,7 @@ import yaml
 from summarizer.evaluation.cases import Case, default_evals_dir, load_case, load_cases
 from summarizer.evaluation.graders import forbidden_sentence, grade
 from summarizer.evaluation.normalize import as_date, as_number, dates_in, fold, number_values
+from summarizer.tasks import Task
 
 EVALS = default_evals_dir()
 FIXTURES = sorted((EVALS / "fixtures").glob("*.yaml"))
@@ -24,7 +25,7 @@ def _fixture(path: Path) -> tuple[Case, dict[str, Any]]:
     return load_case(EVALS / "cases" / path.name), yaml.safe_load(path.read_text("utf-8"))
 
 
-def apply_edits(good: dict[str, Any], bad: dict[str, Any], task: str) -> dict[str, Any]:
+def apply_edits(good: dict[str, Any], bad: dict[str, Any], task: Task) -> dict[str, Any]:
     """A bad output: the good one with the fixture's hand-written edits applied."""
 
     def replace(value: Any) -> Any:
@@ -40,7 +41,7 @@ def apply_edits(good: dict[str, Any], bad: dict[str, Any], task: str) -> dict[st
 
     output: dict[str, Any] = replace(copy.deepcopy(good))
     if "add" in bad:
-        if task == "summary":
+        if task is Task.SUMMARIZE:
             output["key_points"] = [*output["key_points"], bad["add"]]
         else:
             output["paragraphs"][-1] += " " + bad["add"]
@@ -104,6 +105,38 @@ def test_empty_summary_fails_schema_and_facts() -> None:
     }
     result = grade(case, empty)
     assert {"schema", "facts", "critical"} <= set(result.failed_checks)
+
+
+def _translation_case() -> tuple[Case, dict[str, Any]]:
+    (path,) = [p for p in FIXTURES if p.stem == "clinic-opening-en-id"]
+    case, fixture = _fixture(path)
+    assert case.task is Task.TRANSLATE
+    return case, fixture
+
+
+def test_a_translation_must_keep_the_paragraph_count() -> None:
+    """The graders apply the pipeline's own paragraph rule (``TranslationDraft``)."""
+    case, fixture = _translation_case()
+    good = fixture["good"]
+    merged = {"paragraphs": [" ".join(good["paragraphs"][:2]), *good["paragraphs"][2:]]}
+    result = grade(case, merged)
+    assert "schema" in result.failed_checks
+    count = len(good["paragraphs"])
+    assert any(f"{count - 1} paragraphs instead of {count}" in e for e in result.schema_errors)
+
+
+def test_a_translation_may_not_have_an_empty_paragraph() -> None:
+    case, fixture = _translation_case()
+    emptied = {"paragraphs": [*fixture["good"]["paragraphs"][:-1], "  "]}
+    result = grade(case, emptied)
+    assert "schema" in result.failed_checks
+    assert any("a paragraph is empty" in e for e in result.schema_errors)
+
+
+def test_a_translation_with_unknown_keys_is_not_schema_valid() -> None:
+    case, fixture = _translation_case()
+    result = grade(case, {**fixture["good"], "notes": "translated by hand"})
+    assert any(e.startswith("notes:") for e in result.schema_errors)
 
 
 @pytest.mark.parametrize(

@@ -15,18 +15,53 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from summarizer.errors import ContextOverflowError, ProviderError
-from summarizer.llm import ChatRequest, ChatResponse
+from summarizer.app import Summarizer
+from summarizer.cache import ResponseCache
+from summarizer.config import Settings
+from summarizer.errors import (
+    ConfigError,
+    ContextOverflowError,
+    FormatRejected,
+    InputError,
+    ModelNotFoundError,
+    ModelOutputError,
+    ProviderError,
+    ProviderTimeout,
+    SummarizerError,
+    TemplateError,
+    UnknownLanguageError,
+    UsageError,
+)
+from summarizer.llm import ChatRequest, ChatResponse, LLMClient
 from summarizer.models import DEFAULT_LOCAL_MODEL, LOCAL_PREFIX
 from summarizer.pipeline import prepare
 from summarizer.schema import Summary, Translation
 from summarizer.server import ErrorBody, create_app
+from summarizer.server_errors import ModelNotAllowed, RequestTimeout, error_status
 from tests.fakes import FakeLLM, draft
 
 DEFAULT_MODEL = LOCAL_PREFIX + DEFAULT_LOCAL_MODEL
 
 # Generous: the machines running the tests are shared, and a slow answer is not a failure.
 TIMEOUT = 120.0
+
+
+def make_summarizer(
+    client: LLMClient, *, cache: ResponseCache | None = None, **settings: Any
+) -> Summarizer:
+    """A Summarizer on ``client``, without a response cache unless given one. One chunk at a
+    time, so that streamed chunks come in the article's order."""
+    return Summarizer(
+        Settings(cache=cache is not None, **settings),
+        client=client,
+        response_cache=cache,
+        concurrency=1,
+    )
+
+
+def serve(client: LLMClient, **settings: Any) -> FastAPI:
+    """The app over ``make_summarizer(client, **settings)``."""
+    return create_app(make_summarizer(client, **settings))
 
 
 def post(url: str, **kwargs: Any) -> httpx.Response:
@@ -62,7 +97,7 @@ def running(app: FastAPI) -> Iterator[str]:
 
 @pytest.fixture
 def served(fake_llm: FakeLLM) -> Iterator[str]:
-    with running(create_app(client=fake_llm)) as url:
+    with running(serve(fake_llm)) as url:
         yield url
 
 
@@ -138,7 +173,7 @@ def test_translation_keeps_paragraphs(served: str, seed_article: str) -> None:
 def test_translation_streams_one_event_per_chunk_then_done(how: str, seed_article: str) -> None:
     # A small window splits the seed article into several translate calls.
     fake = FakeLLM(context_window=700)
-    with running(create_app(client=fake)) as url:
+    with running(serve(fake)) as url:
         response = post(
             f"{url}/v1/translations",
             json={"text": seed_article, "target_language": "en"},
@@ -163,7 +198,7 @@ def test_translation_streams_one_event_per_chunk_then_done(how: str, seed_articl
 
 def test_stream_skips_answers_the_pipeline_rejects(seed_article: str) -> None:
     fake = FakeLLM().enqueue("not json at all")
-    with running(create_app(client=fake)) as url:
+    with running(serve(fake)) as url:
         response = post(f"{url}/v1/translations?stream=true", json={"text": seed_article})
     stream = events(response.text)
     assert [name for name, _ in stream] == ["start", "chunk", "done"]
@@ -172,7 +207,7 @@ def test_stream_skips_answers_the_pipeline_rejects(seed_article: str) -> None:
 
 def test_stream_reports_a_provider_failure_as_an_error_event(seed_article: str) -> None:
     fake = FakeLLM().enqueue(ProviderError("upstream 503", model="m", hint="Retry."))
-    with running(create_app(client=fake)) as url:
+    with running(serve(fake)) as url:
         response = post(f"{url}/v1/translations?stream=true", json={"text": seed_article})
     assert response.status_code == 200  # the stream had started
     stream = events(response.text)
@@ -245,7 +280,7 @@ def test_user_mistakes_are_clear_4xx(
 
 def test_oversize_bodies_are_413_with_or_without_content_length(fake_llm: FakeLLM) -> None:
     body = json.dumps({"text": "kata " * 400}).encode()
-    with running(create_app(client=fake_llm, max_body_bytes=1000)) as url:
+    with running(create_app(make_summarizer(fake_llm), max_body_bytes=1000)) as url:
         declared = post(f"{url}/v1/summaries", content=body, headers=JSON)
 
         def chunked() -> Iterator[bytes]:  # no Content-Length: the server has to count
@@ -265,7 +300,7 @@ def test_oversize_bodies_are_413_with_or_without_content_length(fake_llm: FakeLL
 def test_unknown_and_unconfigured_models_with_the_real_client(seed_article: str) -> None:
     from summarizer.client import LiteLLMClient
 
-    with running(create_app(client=LiteLLMClient(), preload=False)) as url:
+    with running(create_app(make_summarizer(LiteLLMClient()), preload=False)) as url:
         unknown = post(
             f"{url}/v1/summaries", json={"text": seed_article, "model": "nosuchprovider/x"}
         )
@@ -281,7 +316,7 @@ def test_unknown_and_unconfigured_models_with_the_real_client(seed_article: str)
 
 def test_allowed_models_restrict_what_requests_may_name(seed_article: str) -> None:
     fake = FakeLLM()
-    app = create_app(client=fake, allowed_models=["openai/gpt-4o-mini"])
+    app = create_app(make_summarizer(fake), allowed_models=["openai/gpt-4o-mini"])
     with running(app) as url:
         allowed = post(
             f"{url}/v1/summaries", json={"text": seed_article, "model": "openai/gpt-4o-mini"}
@@ -313,16 +348,52 @@ def test_unknown_paths_and_methods(served: str) -> None:
     ("reply", "status", "kind"),
     [
         (ProviderError("rate limited", model="m"), 502, "provider_error"),
+        (ProviderTimeout("no answer in 600 s", model="m", retryable=True), 504, "provider_timeout"),
         ("never json", 502, "model_output_error"),
         (ContextOverflowError("too long"), 422, "context_overflow"),
     ],
 )
 def test_model_failures(reply: Any, status: int, kind: str, seed_article: str) -> None:
     fake = FakeLLM().enqueue(*[reply] * 3)
-    with running(create_app(client=fake)) as url:
+    with running(serve(fake)) as url:
         response = post(f"{url}/v1/summaries", json={"text": seed_article})
     assert response.status_code == status, response.text
     assert response.json()["error"] == kind
+
+
+def _timeout_caused_provider_error() -> ProviderError:
+    try:
+        raise ProviderError("upstream failed", model="m") from TimeoutError()
+    except ProviderError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "kind"),
+    [
+        (RequestTimeout("slow"), 504, "timeout"),
+        (ModelNotAllowed("no"), 403, "model_not_allowed"),
+        (UnknownLanguageError("Unknown language 'zz'."), 422, "unknown_language"),
+        # By type, not message: a usage error that merely reads like one is not.
+        (UsageError("Unknown language, says the text"), 422, "invalid_request"),
+        (InputError("empty"), 422, "invalid_input"),
+        (ContextOverflowError("too long"), 422, "context_overflow"),
+        (ConfigError("bad model"), 400, "invalid_model"),
+        (ModelNotFoundError("no file", model="local/x"), 400, "invalid_model"),
+        (TemplateError("broken"), 500, "template_error"),
+        (ModelOutputError("never valid", model="m", last_output=""), 502, "model_output_error"),
+        (ProviderTimeout("slow", model="m"), 504, "provider_timeout"),
+        (FormatRejected("no response_format", model="m"), 502, "provider_error"),
+        (ProviderError("503", model="m"), 502, "provider_error"),
+        # A timeout is a ProviderTimeout, whatever caused a plain ProviderError.
+        (_timeout_caused_provider_error(), 502, "provider_error"),
+        (SummarizerError("base"), 500, "internal_error"),
+    ],
+)
+def test_errors_map_to_a_status_by_their_type(
+    error: SummarizerError, status: int, kind: str
+) -> None:
+    assert error_status(error) == (status, kind)
 
 
 class BlockingLLM(FakeLLM):
@@ -341,7 +412,7 @@ class BlockingLLM(FakeLLM):
 def test_request_timeout_is_504_and_the_worker_stops(stream: bool, seed_article: str) -> None:
     fake = BlockingLLM()
     fake.enqueue("not json, so the pipeline would ask again")
-    app = create_app(client=fake, request_timeout=2)
+    app = serve(fake, timeout=2)
     with running(app) as url:
         response = post(
             f"{url}/v1/translations", params={"stream": stream}, json={"text": seed_article}
@@ -378,7 +449,7 @@ class MeetingLLM(FakeLLM):
 def test_concurrent_requests_are_served_together_and_kept_apart(seed_article: str) -> None:
     languages = ["en", "fr", "de", "es"]
     fake = MeetingLLM(len(languages))
-    with running(create_app(client=fake, concurrency=len(languages))) as url:
+    with running(create_app(make_summarizer(fake), concurrency=len(languages))) as url:
 
         def ask(language: str) -> httpx.Response:
             return post(
@@ -395,11 +466,9 @@ def test_concurrent_requests_are_served_together_and_kept_apart(seed_article: st
 
 
 def test_a_repeated_request_is_answered_from_the_cache(tmp_path: Any, seed_article: str) -> None:
-    from summarizer.cache import ResponseCache
-
     fake = FakeLLM()
     body = {"text": seed_article, "target_language": "en", "model": "openai/gpt-4o-mini"}
-    with running(create_app(client=fake, cache=ResponseCache(tmp_path / "c.sqlite3"))) as url:
+    with running(serve(fake, cache=ResponseCache(tmp_path / "c.sqlite3"))) as url:
         first = post(f"{url}/v1/summaries", json=body)
         calls = len(fake.requests)
         second = post(f"{url}/v1/summaries", json=body)
@@ -413,11 +482,9 @@ def test_a_repeated_request_is_answered_from_the_cache(tmp_path: Any, seed_artic
 
 
 def test_a_cached_translation_streams_the_same_events(tmp_path: Any, seed_article: str) -> None:
-    from summarizer.cache import ResponseCache
-
     fake = FakeLLM(context_window=700)
     body = {"text": seed_article, "target_language": "en", "model": "openai/gpt-4o-mini"}
-    with running(create_app(client=fake, cache=ResponseCache(tmp_path / "c.sqlite3"))) as url:
+    with running(serve(fake, cache=ResponseCache(tmp_path / "c.sqlite3"))) as url:
         first = events(post(f"{url}/v1/translations?stream=true", json=body).text)
         calls = len(fake.requests)
         second = events(post(f"{url}/v1/translations?stream=true", json=body).text)
@@ -429,25 +496,54 @@ def test_a_cached_translation_streams_the_same_events(tmp_path: Any, seed_articl
 def test_without_a_cache_every_request_calls_the_model(seed_article: str) -> None:
     fake = FakeLLM()
     body = {"text": seed_article, "model": "openai/gpt-4o-mini"}
-    with running(create_app(client=fake)) as url:
+    with running(serve(fake)) as url:
         responses = [post(f"{url}/v1/summaries", json=body) for _ in range(2)]
     assert [r.json()["meta"]["cached"] for r in responses] == [False, False]
     assert len(fake.requests) == 2
 
 
-def test_the_default_local_model_is_loaded_once_at_start_up(
-    monkeypatch: pytest.MonkeyPatch, fake_llm: FakeLLM
+@pytest.mark.parametrize("preload", [True, False])
+def test_the_default_model_is_warmed_up_once_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, fake_llm: FakeLLM, preload: bool
+) -> None:
+    summarizer = make_summarizer(fake_llm)
+    warm_ups: list[str] = []
+    monkeypatch.setattr(summarizer, "warm_up", lambda: warm_ups.append(summarizer.model))
+    expected = [DEFAULT_MODEL] if preload else []
+    with running(create_app(summarizer, preload=preload)) as url:
+        assert warm_ups == expected
+        for _ in range(3):
+            post(f"{url}/v1/summaries", json={"text": "Halo dunia, apa kabar?"})
+    assert warm_ups == expected
+    assert len(fake_llm.requests) == 3
+
+
+def test_without_a_client_the_default_local_model_is_loaded_at_start_up(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from summarizer import local
 
     loads: list[str] = []
     monkeypatch.setattr(local, "get_model", lambda name, **_: loads.append(name))
-    with running(create_app(client=fake_llm, preload=True)) as url:
+    with running(create_app(Summarizer(Settings(cache=False)))) as url:
         assert loads == [DEFAULT_LOCAL_MODEL]
-        for _ in range(3):
-            post(f"{url}/v1/summaries", json={"text": "Halo dunia, apa kabar?"})
+        assert get(f"{url}/healthz").json()["default_model"] == DEFAULT_MODEL
     assert loads == [DEFAULT_LOCAL_MODEL]
-    assert len(fake_llm.requests) == 3
+
+
+def test_the_app_closes_the_summarizer_when_it_stops(fake_llm: FakeLLM) -> None:
+    summarizer = make_summarizer(fake_llm)
+    closed: list[bool] = []
+    original = summarizer.close
+
+    def close() -> None:
+        closed.append(True)
+        original()
+
+    summarizer.close = close  # type: ignore[method-assign]
+    with running(create_app(summarizer)):
+        assert closed == []
+    assert closed == [True]
 
 
 def test_summarize_serve_starts_a_working_server(tmp_path: Any) -> None:
@@ -493,7 +589,7 @@ def test_real_model_streams_a_translation_and_is_loaded_once() -> None:
     from summarizer import local
 
     text = "Perundingan damai di Antalya berakhir tanpa kemajuan.\n\nKedua menteri bertemu."
-    with running(create_app(request_timeout=300)) as url:
+    with running(create_app(Summarizer(Settings(timeout=300, cache=False)))) as url:
         loaded = dict(local._models)
         first = post(f"{url}/v1/translations?stream=true", json={"text": text}, timeout=300)
         second = post(f"{url}/v1/translations", json={"text": text}, timeout=300)
@@ -524,7 +620,7 @@ def test_fuzzed_from_openapi_never_a_5xx(path: str, method: str, mode: str) -> N
     from schemathesis.checks import positive_data_acceptance
 
     fake = FakeLLM()
-    with running(create_app(client=fake, max_body_bytes=20_000)) as url:
+    with running(create_app(make_summarizer(fake), max_body_bytes=20_000)) as url:
         operation = schemathesis.openapi.from_url(f"{url}/openapi.json")[path][method]
 
         @given(case=operation.as_strategy(schemathesis.GenerationMode(mode)))

@@ -7,13 +7,30 @@ error when the case loads, never a silently ignored check.
 from __future__ import annotations
 
 import fnmatch
+import re
+from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from summarizer.errors import InputError
+from summarizer.tasks import Task
+
+# What eval cases and results files called the tasks before ``Task`` named them once.
+# Results files written by earlier runs (``--regrade``) may still hold these.
+LEGACY_TASK_NAMES = {"summary": Task.SUMMARIZE, "translation": Task.TRANSLATE}
+
+
+def task_named(name: str) -> Task:
+    """The ``Task`` a results file names, in today's vocabulary or the old one.
+
+    Raises:
+        ValueError: ``name`` is no task in either.
+    """
+    return LEGACY_TASK_NAMES.get(name) or Task(name)
+
 
 # Evidence: groups of alternatives; every group must match (AND), any alternative in a
 # group may match (OR). [["Antalya"], ["Kuleba", "Kuleva"]] needs Antalya and Kuleba/Kuleva.
@@ -79,7 +96,7 @@ class Case(_Strict):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str = ""
-    task: Literal["summary", "translation"] = "summary"
+    task: Task = Task.SUMMARIZE
     article: str = Field(description="Path of the article text, relative to the case file.")
     source_language: str = Field(pattern=r"^[a-z]{2}$")
     target_language: str = Field(pattern=r"^[a-z]{2}$")
@@ -92,6 +109,14 @@ class Case(_Strict):
     aliases: list[str] = Field(default_factory=list)
 
     path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("task", mode="before")
+    @classmethod
+    def _current_task_name(cls, value: Any) -> Any:
+        if isinstance(value, str) and value in LEGACY_TASK_NAMES:
+            new = LEGACY_TASK_NAMES[value].value
+            raise ValueError(f"task {value!r} is now called {new!r}: write task: {new}")
+        return value
 
     @property
     def output_language(self) -> str:
@@ -118,8 +143,31 @@ class Case(_Strict):
 
 
 def default_evals_dir() -> Path:
-    """``evals/`` of the checkout (the suite's data is not part of the wheel)."""
+    """Where the suite's data is: the checkout's ``evals/`` when running from the source
+    tree, else the copy the wheel ships inside the package (``summarizer/evals``), found
+    the way ``prompts.default_prompts_dir`` finds the templates."""
+    packaged = packaged_evals_dir()
+    if packaged is not None:
+        return packaged
     return Path(__file__).resolve().parent.parent.parent / "evals"
+
+
+def packaged_evals_dir() -> Path | None:
+    """The suite's data installed with the package, or None in a source checkout (the
+    wheel force-includes ``evals/cases``, ``articles``, ``baselines`` and ``thresholds.yaml``
+    as ``summarizer/evals``; see pyproject.toml)."""
+    packaged = resources.files("summarizer") / "evals"
+    return Path(str(packaged)) if packaged.is_dir() else None
+
+
+def model_slug(model: str) -> str:
+    """A file-name-safe form of a model string: ``local/smollm2`` -> ``local-smollm2``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-")
+
+
+def baseline_path(model: str, evals_dir: Path | None = None) -> Path:
+    """Where ``model``'s recorded scores are: ``<evals_dir>/baselines/<slug>.json``."""
+    return (evals_dir or default_evals_dir()) / "baselines" / f"{model_slug(model)}.json"
 
 
 def load_case(path: Path) -> Case:

@@ -34,7 +34,8 @@ from summarizer.evaluation.normalize import (
     number_values,
     numbers_in,
 )
-from summarizer.schema import SummaryDraft
+from summarizer.schema import SummaryDraft, TranslationDraft
+from summarizer.tasks import Task
 
 CHECKS = ("facts", "critical", "forbidden", "language", "schema", "length", "grounding")
 # Language ID on a handful of words is a guess; shorter fields are not judged.
@@ -208,9 +209,9 @@ class Grade:
 # -- what the output says ---------------------------------------------------------------------
 
 
-def text_fields(output: dict[str, Any], task: str) -> dict[str, str]:
+def text_fields(output: dict[str, Any], task: Task) -> dict[str, str]:
     """The output's prose, by field: what language ID and grounding look at."""
-    if task == "translation":
+    if task is Task.TRANSLATE:
         paragraphs = output.get("paragraphs") or []
         return {"paragraphs": "\n".join(str(p) for p in paragraphs)}
     fields = {
@@ -233,7 +234,7 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value or [] if isinstance(v, dict)]
 
 
-def all_text(output: dict[str, Any], task: str) -> str:
+def all_text(output: dict[str, Any], task: Task) -> str:
     return "\n".join(text_fields(output, task).values())
 
 
@@ -394,11 +395,6 @@ def unsupported_items(output: dict[str, Any], case: Case, article: str) -> list[
 # -- schema, language, length -----------------------------------------------------------------
 
 
-class _Translation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    paragraphs: list[str]
-
-
 _SUMMARY_EXTRA = {"source_language", "target_language", "meta"}
 _TRANSLATION_EXTRA = {"source_language", "target_language", "meta", "title"}
 
@@ -409,19 +405,17 @@ def schema_errors(output: dict[str, Any] | None, case: Case, article: str) -> li
         return ["no output"]
     errors: list[str] = []
     try:
-        if case.task == "summary":
+        if case.task is Task.SUMMARIZE:
             SummaryDraft.model_validate(
                 {k: v for k, v in output.items() if k not in _SUMMARY_EXTRA}
             )
         else:
-            draft = _Translation.model_validate(
-                {k: v for k, v in output.items() if k not in _TRANSLATION_EXTRA}
+            # The paragraph rule (one non-empty paragraph per source paragraph) is the
+            # pipeline's own validator, given the article's paragraph count.
+            TranslationDraft.model_validate(
+                {k: v for k, v in output.items() if k not in _TRANSLATION_EXTRA},
+                context={"paragraphs": len(clean_article(article).paragraphs)},
             )
-            expected = len(clean_article(article).paragraphs)
-            if len(draft.paragraphs) != expected:
-                errors.append(f"paragraphs: {len(draft.paragraphs)} instead of {expected}")
-            if any(not p.strip() for p in draft.paragraphs):
-                errors.append("paragraphs: an empty paragraph")
     except ValidationError as exc:
         errors.extend(
             f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
@@ -459,7 +453,7 @@ def _words(text: str) -> int:
 def length_check(output: dict[str, Any], case: Case, article: str) -> tuple[float | None, str]:
     """The measured length and, when it is out of bounds, why."""
     bounds = case.constraints.length
-    if case.task == "translation":
+    if case.task is Task.TRANSLATE:
         source = _words(clean_article(article).text)
         ratio = _words(all_text(output, case.task)) / source if source else 0.0
         if bounds.min_ratio is not None and ratio < bounds.min_ratio:

@@ -3,6 +3,9 @@
 The rubric follows openai/evals ``modelgraded/fact.yaml`` (D = contradiction) and lives in
 ``prompts/judge/``. Judge verdicts are recorded next to the deterministic ones; they never
 replace them and never decide whether a case passes.
+
+Each verdict is one structured call (``structured.ask``: validated, re-asked with the
+``repair`` prompt when it does not fit ``JudgeAnswer``), like every other JSON answer.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from summarizer.evaluation.cases import Case
+from summarizer.errors import SummarizerError
+from summarizer.evaluation.cases import Case, Fact
 from summarizer.languages import language_name
 from summarizer.llm import LLMClient
-from summarizer.pipeline import Run, parse_model
+from summarizer.prompts import Message, messages_sha256, render
+from summarizer.structured import CallRecord, Question, ask
 
 Verdict = Literal["A", "B", "C", "D", "E"]
 SUPPORTED = frozenset({"A", "B"})
@@ -42,6 +47,19 @@ class JudgeVerdict:
         return self.verdict in SUPPORTED
 
 
+@dataclass(frozen=True)
+class Judge:
+    """A judge model and how to reach it (``Summarizer.client(model)``)."""
+
+    model: str
+    client: LLMClient
+    prompts_dir: Path | None = None
+
+    def verdicts(self, case: Case, output_text: str) -> list[JudgeVerdict]:
+        """One verdict per reference fact of ``case`` on ``output_text``; see ``judge_facts``."""
+        return [_judge_fact(case, fact, output_text, self) for fact in case.reference_facts]
+
+
 def judge_facts(
     case: Case,
     output_text: str,
@@ -52,32 +70,41 @@ def judge_facts(
 ) -> list[JudgeVerdict]:
     """One verdict per reference fact of ``case`` on ``output_text``.
 
-    A fact the judge cannot answer for (invalid JSON after the re-asks) gets the verdict
-    ``"?"`` with the error as its reason, so one bad answer does not lose the others.
-    """
-    from summarizer.errors import SummarizerError
+    A fact the judge cannot answer for (invalid JSON after the re-asks, a prompt too long
+    for its context window, a provider failure) gets the verdict ``"?"`` with the error as
+    its reason, so one bad answer does not lose the others.
 
-    verdicts: list[JudgeVerdict] = []
-    schema = JudgeAnswer.model_json_schema()
-    for fact in case.reference_facts:
-        run = Run(client=client, model=model, prompts_dir=prompts_dir)
-        messages = run.render(
+    Raises:
+        TemplateError: the judge or repair templates cannot be rendered.
+    """
+    return Judge(model, client, prompts_dir).verdicts(case, output_text)
+
+
+def _judge_fact(case: Case, fact: Fact, output_text: str, judge: Judge) -> JudgeVerdict:
+    question = Question(
+        task="judge",
+        model=judge.model,
+        messages=render(
             "judge",
+            judge.prompts_dir,
             fact=fact.statement,
             output=output_text,
             output_language_name=language_name(case.output_language),
-        )
-        try:
-            answer = run.ask(
-                "judge",
-                messages,
-                schema=schema,
-                max_tokens=JUDGE_MAX_TOKENS,
-                parse=parse_model(JudgeAnswer),
-            )
-            verdicts.append(
-                JudgeVerdict(fact.id, answer.verdict, answer.reason, run.meta(1, []).prompt_sha256)
-            )
-        except SummarizerError as exc:
-            verdicts.append(JudgeVerdict(fact.id, "?", exc.message, run.meta(1, []).prompt_sha256))
-    return verdicts
+        ).messages,
+        schema=JudgeAnswer.model_json_schema(),
+        max_tokens=JUDGE_MAX_TOKENS,
+    )
+    calls: list[CallRecord] = []
+
+    def repair(problem: str, errors: list[str]) -> list[Message]:
+        return render(
+            "repair", judge.prompts_dir, roles=("user",), problem=problem, errors=errors
+        ).messages
+
+    verdict: str
+    try:
+        answer = ask(judge.client, question, JudgeAnswer, repair=repair, on_call=calls.append)
+        verdict, reason = answer.verdict, answer.reason
+    except SummarizerError as exc:
+        verdict, reason = "?", exc.message
+    return JudgeVerdict(fact.id, verdict, reason, messages_sha256(c.messages for c in calls))

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from summarizer.evaluation.runner import SuiteResult, model_slug
+from summarizer.evaluation.cases import model_slug
+from summarizer.evaluation.runner import SuiteResult
 from summarizer.files import write_atomic
 
 
@@ -33,10 +34,11 @@ def case_table(suite: SuiteResult) -> str:
         n = len(attempts)
         failed = sorted({name for a in attempts for name in a.grade.failed_checks})
         errors = sorted({a.error for a in attempts if a.error})
+        case = result.case
         rows.append(
             [
-                result.case.id,
-                f"{result.case.source_language}>{result.case.target_language} {result.case.task}",
+                case.id,
+                f"{case.source_language}>{case.target_language} {case.task.value}",
                 _mark(result.passed),
                 f"{sum(a.grade.fact_recall for a in attempts) / n:.2f}",
                 f"{sum(a.grade.critical_recall for a in attempts) / n:.2f}",

@@ -1,4 +1,4 @@
-"""Run the eval suite: every case through the pipeline, graded, scored, gated.
+"""Run the eval suite: every case through the application layer, graded, scored, gated.
 
 ``run_suite`` produces a ``SuiteResult``: every output, every verdict, tokens, cost and
 latency, aggregate scores, verdict stability over ``repeat`` runs, and the gate (case
@@ -10,23 +10,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from summarizer.errors import InputError, SummarizerError
-from summarizer.evaluation.cases import Case, default_evals_dir
+from summarizer.evaluation.cases import (
+    Case,
+    baseline_path,
+    default_evals_dir,
+    task_named,
+)
 from summarizer.evaluation.graders import Grade, Thresholds, all_text, grade
-from summarizer.evaluation.judge import JudgeVerdict, judge_facts
-from summarizer.llm import LLMClient
+from summarizer.evaluation.judge import Judge, JudgeVerdict
 from summarizer.prompts import default_prompts_dir
+from summarizer.tasks import Task
+
+if TYPE_CHECKING:
+    from summarizer.app import Summarizer
 
 # Scores gated against a baseline: higher is better, except forbidden hits and unsupported items.
 SCORES = (
@@ -72,23 +79,21 @@ def load_thresholds(evals_dir: Path | None = None) -> ThresholdsFile:
     return ThresholdsFile.model_validate(data)
 
 
-def model_slug(model: str) -> str:
-    """A file-name-safe form of a model string: ``local/smollm2`` -> ``local-smollm2``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-")
-
-
-def baseline_path(model: str, evals_dir: Path | None = None) -> Path:
-    return (evals_dir or default_evals_dir()) / "baselines" / f"{model_slug(model)}.json"
-
-
 def template_sha256(prompts_dir: Path | None = None) -> str:
-    """Hash of every prompt template file: which prompts produced these results."""
-    directory = prompts_dir or default_prompts_dir()
+    """Hash of every prompt template in use: which prompts produced these results.
+
+    A ``--prompts-dir`` overrides the built-in templates one file at a time, so the set in
+    use is the built-in one with that folder's files in their place (and any it adds).
+    """
+    builtin = default_prompts_dir()
+    files = {path.relative_to(builtin).as_posix(): path for path in builtin.rglob("*.j2")}
+    if prompts_dir is not None:
+        files |= {p.relative_to(prompts_dir).as_posix(): p for p in prompts_dir.rglob("*.j2")}
     digest = hashlib.sha256()
-    for path in sorted(directory.rglob("*.j2")):
-        digest.update(path.relative_to(directory).as_posix().encode())
+    for name in sorted(files):
+        digest.update(name.encode())
         digest.update(b"\x00")
-        digest.update(path.read_bytes())
+        digest.update(files[name].read_bytes())
         digest.update(b"\x00")
     return digest.hexdigest()
 
@@ -146,7 +151,7 @@ class CaseResult:
         stability = self.stability()
         return {
             "id": self.case.id,
-            "task": self.case.task,
+            "task": self.case.task.value,
             "source_language": self.case.source_language,
             "target_language": self.case.target_language,
             "tags": self.case.tags,
@@ -238,25 +243,20 @@ class SuiteResult:
         }
 
 
-Generate = Callable[[Case, str], tuple[dict[str, Any] | None, str | None, dict[str, Any] | None]]
+# What producing one output gives: the output (None when there is none), the error that
+# prevented it, and its ``meta`` (model, usage, latency...).
+Generated = tuple[dict[str, Any] | None, str | None, dict[str, Any] | None]
+Generate = Callable[[Case, str], Generated]
 
 
-def pipeline_generator(model: str, client: LLMClient, prompts_dir: Path | None = None) -> Generate:
-    """Produce outputs with the real pipeline: ``summarize`` or ``translate`` per case."""
-    from summarizer import pipeline
+def summarizer_generator(summarizer: Summarizer, model: str | None = None) -> Generate:
+    """Produce outputs through the application layer: ``summarizer.run`` per case, with the
+    case's task and target language (``model``: default, the summarizer's own)."""
+    name = model or summarizer.model
 
-    def generate(
-        case: Case, article: str
-    ) -> tuple[dict[str, Any] | None, str | None, dict[str, Any] | None]:
-        task = pipeline.summarize if case.task == "summary" else pipeline.translate
+    def generate(case: Case, article: str) -> Generated:
         try:
-            result = task(
-                article,
-                target_language=case.target_language,
-                model=model,
-                client=client,
-                prompts_dir=prompts_dir,
-            )
+            result = summarizer.run(case.task, article, lang=case.target_language, model=name)
         except SummarizerError as exc:
             # A model that cannot produce valid output fails the case, not the suite.
             return None, f"{type(exc).__name__}: {exc.message}", None
@@ -266,17 +266,70 @@ def pipeline_generator(model: str, client: LLMClient, prompts_dir: Path | None =
     return generate
 
 
-def replay_generator(results_file: Path) -> Generate:
-    """Re-grade the outputs of an earlier results file instead of calling a model."""
-    data = json.loads(results_file.read_text(encoding="utf-8"))
-    recorded: dict[str, list[dict[str, Any]]] = {c["id"]: list(c["runs"]) for c in data["cases"]}
+@dataclass
+class RecordedRun:
+    """A results file of an earlier run, read to grade its outputs again (``--regrade``)."""
 
-    def generate(
-        case: Case, article: str
-    ) -> tuple[dict[str, Any] | None, str | None, dict[str, Any] | None]:
-        runs = recorded.get(case.id)
+    path: Path
+    model: str
+    runs: dict[str, list[dict[str, Any]]]
+    # The task each case was run as; results files of earlier versions say "summary" and
+    # "translation" (``cases.LEGACY_TASK_NAMES``).
+    tasks: dict[str, Task]
+
+    def check(self, cases: Sequence[Case], repeat: int) -> None:
+        """Every case is recorded ``repeat`` times, as the task it is now.
+
+        Raises:
+            InputError: what is missing or different, before anything is graded.
+        """
+        for case in cases:
+            recorded = len(self.runs.get(case.id, []))
+            if recorded < repeat:
+                raise InputError(
+                    f"{self.path} holds {recorded} output(s) for case {case.id!r}, "
+                    f"not the {repeat} asked for.",
+                    hint="Re-grade with --repeat and --cases matching the recorded run.",
+                )
+            if self.tasks[case.id] is not case.task:
+                was, now = self.tasks[case.id].value, case.task.value
+                raise InputError(
+                    f"{self.path} recorded case {case.id!r} as a {was} run; the case is now "
+                    f"a {now} case, so its outputs cannot be re-graded.",
+                )
+
+
+def load_results(path: Path) -> RecordedRun:
+    """Read a results file written by ``summarize eval`` (by this version or an earlier one).
+
+    Raises:
+        InputError: it cannot be read, or is not a results file.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        cases = {str(c["id"]): c for c in data["cases"]}
+        return RecordedRun(
+            path=path,
+            model=str(data["model"]),
+            runs={case_id: list(c["runs"]) for case_id, c in cases.items()},
+            tasks={case_id: task_named(str(c["task"])) for case_id, c in cases.items()},
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+        raise InputError(
+            f"Cannot read the eval results file {path}: {reason}.",
+            hint="Pass a results JSON written by summarize eval (eval-results/<run>.json).",
+        ) from exc
+
+
+def replay_generator(recorded: RecordedRun) -> Generate:
+    """Re-grade the outputs of an earlier results file instead of calling a model."""
+    remaining = {case_id: list(runs) for case_id, runs in recorded.runs.items()}
+
+    def generate(case: Case, article: str) -> Generated:
+        runs = remaining.get(case.id)
         if not runs:
-            raise InputError(f"{results_file} holds no output for case {case.id!r}.")
+            raise InputError(f"{recorded.path} holds no output for case {case.id!r}.")
         run = runs.pop(0)
         return run["output"], run["error"], run["meta"]
 
@@ -290,16 +343,20 @@ def run_suite(
     generate: Generate,
     repeat: int = 1,
     thresholds: ThresholdsFile | None = None,
-    judge_model: str | None = None,
-    judge_client: LLMClient | None = None,
+    judge: Judge | None = None,
     prompts_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SuiteResult:
-    """Run, grade and (optionally) judge every case ``repeat`` times."""
+    """Run, grade and (with a ``judge``) judge every case ``repeat`` times.
+
+    Args:
+        prompts_dir: the ``--prompts-dir`` the outputs were made with, for the report's hash.
+        progress: told one line per run of a case.
+    """
     limits = thresholds or ThresholdsFile()
     suite = SuiteResult(
         model=model,
-        judge=judge_model,
+        judge=judge.model if judge is not None else None,
         template_sha256=template_sha256(prompts_dir),
         started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         repeat=repeat,
@@ -307,40 +364,43 @@ def run_suite(
     )
     started = time.perf_counter()
     total = len(cases) * repeat
-    done = 0
     for case in cases:
         article = case.article_text()
         case_limits = limits.for_case(case.id)
         attempts: list[Attempt] = []
         for _ in range(repeat):
-            t0 = time.perf_counter()
-            output, error, meta = generate(case, article)
-            wall = round(time.perf_counter() - t0, 2)
-            if meta and isinstance(meta.get("latency_s"), (int, float)):
-                wall = float(meta["latency_s"])  # the pipeline's own clock (and a replay's)
-            graded = grade(case, output, article=article, thresholds=case_limits)
-            verdicts = None
-            if judge_model and judge_client is not None and output is not None:
-                verdicts = judge_facts(
-                    case,
-                    all_text(output, case.task),
-                    model=judge_model,
-                    client=judge_client,
-                    prompts_dir=prompts_dir,
-                )
-            attempt = Attempt(output, error, meta, graded, verdicts, wall)
+            attempt = _attempt(case, article, generate, case_limits, judge)
             attempts.append(attempt)
-            done += 1
             if progress is not None:
-                status = "pass" if graded.passed else "FAIL " + ",".join(graded.failed_checks)
-                progress(
-                    f"[{done}/{total}] {case.id}: {status} "
-                    f"(facts {graded.fact_recall:.2f}, {wall:.1f}s)"
-                    + (f" error: {error}" if error else "")
-                )
+                done = len(suite.cases) * repeat + len(attempts)
+                progress(_progress_line(f"[{done}/{total}] {case.id}", attempt))
         suite.cases.append(CaseResult(case, case_limits, attempts))
     suite.wall_s = time.perf_counter() - started
     return suite
+
+
+def _attempt(
+    case: Case, article: str, generate: Generate, limits: Thresholds, judge: Judge | None
+) -> Attempt:
+    """One run of one case: produced (or replayed), graded, and judged if asked."""
+    started = time.perf_counter()
+    output, error, meta = generate(case, article)
+    wall = round(time.perf_counter() - started, 2)
+    if meta and isinstance(meta.get("latency_s"), (int, float)):
+        wall = float(meta["latency_s"])  # the pipeline's own clock (and a replay's)
+    graded = grade(case, output, article=article, thresholds=limits)
+    verdicts = None
+    if judge is not None and output is not None:
+        verdicts = judge.verdicts(case, all_text(output, case.task))
+    return Attempt(output, error, meta, graded, verdicts, wall)
+
+
+def _progress_line(prefix: str, attempt: Attempt) -> str:
+    graded = attempt.grade
+    status = "pass" if graded.passed else "FAIL " + ",".join(graded.failed_checks)
+    return f"{prefix}: {status} (facts {graded.fact_recall:.2f}, {attempt.wall_s:.1f}s)" + (
+        f" error: {attempt.error}" if attempt.error else ""
+    )
 
 
 def load_baseline(model: str, evals_dir: Path | None = None) -> dict[str, Any] | None:
