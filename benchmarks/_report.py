@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -97,3 +98,16 @@ def write_section(name: str, body: str) -> None:
         out.write(text)
     os.replace(temporary, RESULTS)
     print(f"Wrote section {name!r} of {RESULTS}", file=sys.stderr)
+
+
+def pipeline_job(client: Any, model: str, records: list[Any]) -> Any:
+    """The pipeline's job as ``summarize`` builds it: the model's traits, calls recorded."""
+    from summarizer import backends, pipeline
+    from summarizer.events import CallDone
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, CallDone):
+            records.append(event.record)
+
+    traits = backends.traits(backends.Connection(model))
+    return pipeline.Job(client, model, "en", traits=traits, on_event=on_event)

@@ -29,30 +29,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _report import SEED, machine, script, timed_run, write_section
 from stub_server import running_stub
 
-from summarizer import pipeline
-from summarizer.cache import ResponseCache, caching_client, mark_cached
+from summarizer import Summarizer, load_settings
+from summarizer.cache import ResponseCache
 
 
 def library_runs(model: str, api_base: str | None, repeats: int) -> tuple[float, list[float]]:
     """Seconds for the uncached run, then for each cached repeat (all must be cache hits)."""
-    from summarizer.client import LiteLLMClient
-
     text = SEED.read_text(encoding="utf-8")
-    real = LiteLLMClient(api_base=api_base, timeout=600)
+    settings = load_settings(model=model, api_base=api_base, timeout=600)
     with tempfile.TemporaryDirectory() as folder:
         cache = ResponseCache(Path(folder) / "responses.sqlite3")
-        times = []
-        for run in range(1 + repeats):
-            started = time.perf_counter()
-            client = caching_client(
-                real, raw_text=text, model=model, api_base=api_base, cache=cache
-            )
-            summary = pipeline.summarize(text, target_language="en", model=model, client=client)
-            summary = mark_cached(client, summary)
-            times.append(time.perf_counter() - started)
-            if summary.meta.cached != (run > 0):
-                raise SystemExit(f"run {run}: meta.cached is {summary.meta.cached}")
-        cache.close()
+        with Summarizer(settings, response_cache=cache, concurrency=1) as summarizer:
+            times = []
+            for run in range(1 + repeats):
+                started = time.perf_counter()
+                summary = summarizer.summarize(text, lang="en")
+                times.append(time.perf_counter() - started)
+                if summary.meta.cached != (run > 0):
+                    raise SystemExit(f"run {run}: meta.cached is {summary.meta.cached}")
     return times[0], times[1:]
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import SEED, machine, write_section
+from _report import SEED, machine, pipeline_job, write_section
 
 # llm's own CLI, patched as bench_peer.py does, plus a timer on llama.cpp's eval calls and
 # the buffer-type setting every side here gets.
@@ -169,9 +169,7 @@ def per_model(alias: str, rounds: int, text: str, with_peer: bool) -> dict[str, 
 
         client.complete = complete  # type: ignore[method-assign]
         try:
-            pipeline.summarize(
-                text, target_language="en", model=name, client=client, on_call=records.append
-            )
+            pipeline.summarize(text, pipeline_job(client, name, records))
         finally:
             del client.complete
         tokens, seconds = timer.rate()

@@ -100,7 +100,7 @@ def measure(task: str, words: int, delay: float) -> dict[str, float]:
     run = pipeline.summarize if task == "summarize" else pipeline.translate
     tracemalloc.start()
     started = time.perf_counter()
-    result = run(text, target_language="en", model="openai/bench", client=client)
+    result = run(text, pipeline.Job(client, "openai/bench", target_language="en"))
     wall = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

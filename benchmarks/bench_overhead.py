@@ -32,7 +32,16 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import SEED, describe, machine, script, time_summarize, timed_run, write_section
+from _report import (
+    SEED,
+    describe,
+    machine,
+    pipeline_job,
+    script,
+    time_summarize,
+    timed_run,
+    write_section,
+)
 
 ALIAS = "smollm2"
 MODEL = f"local/{ALIAS}"
@@ -91,9 +100,7 @@ def in_process(rounds: int, text: str) -> dict[str, Any]:
         records: list[Any] = []
         llama.reset()
         started = time.perf_counter()
-        pipeline.summarize(
-            text, target_language="en", model=MODEL, client=client, on_call=records.append
-        )
+        pipeline.summarize(text, pipeline_job(client, MODEL, records))
         ours.append(time.perf_counter() - started)
         job = _calls_to_job(records, schema)
 

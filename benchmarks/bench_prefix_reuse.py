@@ -31,7 +31,7 @@ ARTICLES = sorted(p for p in (ROOT / "evals" / "articles").glob("*.txt") if "ant
 
 
 def run(alias: str, *, reuse: bool, out_dir: Path) -> dict[str, Any]:
-    from summarizer import batch, local
+    from summarizer import Summarizer, Task, batch, load_settings, local
 
     model = local.get_model(alias)
     calls: list[tuple[int, int]] = []
@@ -51,19 +51,14 @@ def run(alias: str, *, reuse: bool, out_dir: Path) -> dict[str, Any]:
     out = out_dir / f"{'reuse' if reuse else 'fresh'}.jsonl"
     started = time.perf_counter()
     try:
-        batch.run_batch_command(
-            [str(p) for p in ARTICLES],
-            out,
-            task="summary",
-            lang="en",
-            model=f"local/{alias}",
-            api_base=None,
-            timeout=None,
-            concurrency=1,
-            retry_failed=False,
-            use_cache=False,
-            progress=False,
-        )
+        settings = load_settings(model=f"local/{alias}", lang="en", cache=False)
+        with Summarizer(settings, concurrency=1) as summarizer:
+            batch.run_batch(
+                [str(p) for p in ARTICLES],
+                out,
+                batch.BatchJob(task=Task.SUMMARIZE, concurrency=1),
+                summarizer=summarizer,
+            )
     finally:
         local.LocalModel.chat = original  # type: ignore[method-assign]
     seconds = time.perf_counter() - started
