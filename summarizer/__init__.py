@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it.
 _EXPORTS = {
     "Summarizer": "summarizer.app",
-    "Request": "summarizer.app",
+    "PreparedJob": "summarizer.app",
     "Cancelled": "summarizer.app",
     "Settings": "summarizer.config",
     "load_settings": "summarizer.config",
@@ -51,9 +51,9 @@ __all__ = [
     "InputError",
     "ModelOutputError",
     "Notice",
+    "PreparedJob",
     "Progress",
     "ProviderError",
-    "Request",
     "Settings",
     "Summarizer",
     "SummarizerError",
@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from summarizer.app import Cancelled, Request, Summarizer
+    from summarizer.app import Cancelled, PreparedJob, Summarizer
     from summarizer.config import Settings, load_settings
     from summarizer.errors import (
         ConfigError,

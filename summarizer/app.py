@@ -23,7 +23,7 @@ from typing import Any
 from summarizer import backends, pipeline
 from summarizer.cache import ResponseCache, caching_client, mark_cached
 from summarizer.clean import CleanedArticle
-from summarizer.config import Settings, load_settings
+from summarizer.config import Settings, load_settings, override
 from summarizer.events import Event, Notice, OnEvent
 from summarizer.languages import normalize_language
 from summarizer.llm import ChatRequest, ChatResponse, DryRunClient, LazyClient, LLMClient
@@ -40,7 +40,7 @@ class Cancelled(Exception):
 
 
 @dataclass(frozen=True)
-class Request:
+class PreparedJob:
     """A job checked and ready to run: everything that can be wrong with it, checked
     before any model call (``Summarizer.prepare``)."""
 
@@ -96,7 +96,8 @@ class Summarizer:
         self._given_client = client
         self._clients: dict[backends.Connection, LazyClient] = {}
         self._cache = response_cache
-        self._cache_opened = response_cache is not None
+        self._cache_given = response_cache is not None
+        self._cache_opened = self._cache_given
         self._on_event = on_event
         self.concurrency = concurrency
         self._lock = threading.Lock()
@@ -162,7 +163,7 @@ class Summarizer:
 
     def prepare(
         self, task: Task, text: str, *, lang: str | None = None, model: str | None = None
-    ) -> Request:
+    ) -> PreparedJob:
         """Check a job without running it: the language, the model string, the article.
 
         Raises:
@@ -173,7 +174,7 @@ class Summarizer:
         target = self.language if lang is None else normalize_language(lang)
         name = self.model if model is None else backends.model_name(model)
         article, source_language = pipeline.prepare(text)
-        return Request(task, text, target, name, article, source_language)
+        return PreparedJob(task, text, target, name, article, source_language)
 
     def summarize(
         self,
@@ -219,7 +220,7 @@ class Summarizer:
 
     def execute(
         self,
-        request: Request,
+        request: PreparedJob,
         *,
         on_event: OnEvent | None = None,
         cancel: threading.Event | None = None,
@@ -295,9 +296,11 @@ class Summarizer:
         self._emit(Notice(text))
 
     def close(self) -> None:
-        """Close the response cache (it writes the measurements it still holds)."""
+        """Close the response cache (it writes the measurements it still holds). The user's
+        cache is opened again if the Summarizer is used again; one handed in is not."""
         with self._lock:
             cache, self._cache = self._cache, None
+            self._cache_opened = self._cache_given
         if cache is not None:
             cache.close()
 
@@ -312,13 +315,7 @@ def _resolve(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
     """``settings`` (default: read like the CLI reads them) with ``overrides`` applied."""
     if settings is None:
         return load_settings(**overrides)
-    given = {name: value for name, value in overrides.items() if value is not None}
-    if not given:
-        return settings
-    unknown = sorted(set(given) - set(Settings.model_fields))
-    if unknown:
-        raise TypeError(f"Summarizer() got unknown settings: {', '.join(unknown)}")
-    return Settings.model_validate({**settings.model_dump(), **given})
+    return override(settings, **overrides)
 
 
 class _Cancellable:

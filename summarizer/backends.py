@@ -85,6 +85,8 @@ def traits(connection: Connection) -> ModelTraits:
         chained = {**found.identity, "fallbacks": list(connection.fallbacks)}
         return ModelTraits(found.parallel, found.schema_caps, chained)
     remote: dict[str, object] = {"api_base": connection.api_base}
+    if connection.context_window is not None:  # changes chunking, and the window measured
+        remote["context_window"] = connection.context_window
     if connection.fallbacks:
         remote["fallbacks"] = list(connection.fallbacks)
     return ModelTraits(parallel=True, identity=remote)

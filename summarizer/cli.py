@@ -348,8 +348,9 @@ def cache(
             int,
             "--concurrency",
             "-c",
-            help="Articles in flight at once, for models that allow parallel requests (an "
-            "embedded model runs one at a time). [default: 8]",
+            help="Model requests in flight at once (here: articles, each one request at a "
+            "time), for models that allow it (an embedded model runs one at a time). "
+            "[default: 8]",
             default=8,
             min=1,
             max=256,
@@ -496,8 +497,7 @@ def _serve(options: Options) -> None:
         "repeat": own_option(
             int,
             "--repeat",
-            help="Run each case N times and report stability (calls the model each time: "
-            "no response cache, as with --update-baseline). [default: 1]",
+            help="Run each case N times and report stability. [default: 1]",
             default=1,
             min=1,
         ),
@@ -541,10 +541,9 @@ def _eval(options: Options) -> bool:
 
     extra = options.extra
     eval_options = EvalOptions(**extra)
-    settings = options.settings()
-    if eval_options.repeat > 1 or eval_options.update_baseline:
-        # Both measure the model (run-to-run variation, time): it must really be called.
-        settings = settings.model_copy(update={"cache": False})
+    # The suite measures the model: it is always called, never answered from the cache
+    # (whose key for an embedded model does not cover llama.cpp's version or decoding).
+    settings = options.settings().model_copy(update={"cache": False})
     with _summarizer(settings, concurrency=1) as summarizer:
         result = run_eval(
             summarizer,

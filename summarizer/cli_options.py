@@ -130,14 +130,15 @@ DECLARED: dict[str, _Declared] = {
     "dry_run": _option(
         bool,
         "--dry-run",
-        help="Print the exact chat messages and call nothing (no API key needed).",
+        help="Print the chat messages a run would send, and call nothing (no API key "
+        "needed; a provider's model is chunked with an estimate of its tokenizer).",
         default=False,
     ),
     "concurrency": _option(
         int,
         "--concurrency",
-        help="Chunk requests of one article in flight at once, for models that allow it "
-        "(an embedded model runs one at a time). [default: 4]",
+        help="Model requests in flight at once (here: chunks of the article), for models "
+        "that allow it (an embedded model runs one at a time). [default: 4]",
         default=4,
         min=1,
         max=64,

@@ -37,7 +37,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from summarizer.errors import ConfigError, SummarizerError, UsageError
+from summarizer.errors import ConfigError, SummarizerError, UnknownLanguageError, UsageError
 
 ENV_PREFIX = "SUMMARIZER_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
@@ -81,6 +81,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
+
+    @field_validator("lang")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        """The ISO 639-1 code of a language code or name (``pt-BR``, ``French``)."""
+        from summarizer.languages import normalize_language
+
+        try:
+            return normalize_language(value)
+        except UnknownLanguageError as exc:
+            raise ValueError(exc.message) from exc
 
     @field_validator("prompts_dir")
     @classmethod
@@ -175,6 +186,25 @@ def load_settings(**overrides: Any) -> Settings:
         raise _explain(exc, given) from None
 
 
+def override(settings: Settings, **overrides: Any) -> Settings:
+    """``settings`` with ``overrides`` applied and validated (``None`` values ignored).
+
+    Raises:
+        UsageError: a bad value, named like a CLI flag.
+        TypeError: a name that is not a setting.
+    """
+    given = {name: value for name, value in overrides.items() if value is not None}
+    unknown = sorted(set(given) - set(Settings.model_fields))
+    if unknown:
+        raise TypeError(f"unknown settings: {', '.join(unknown)}")
+    if not given:
+        return settings
+    try:
+        return Settings.model_validate({**settings.model_dump(), **given})
+    except ValidationError as exc:
+        raise _explain(exc, given) from None
+
+
 def _explain(exc: ValidationError, given: dict[str, Any]) -> SummarizerError:
     """``exc`` as our error, blaming the source the offending value came from."""
     errors = exc.errors()
@@ -186,6 +216,9 @@ def _explain(exc: ValidationError, given: dict[str, Any]) -> SummarizerError:
         )
     loc = errors[0]["loc"]
     name = str(loc[0])
+    language = _unknown_language(errors[0])
+    if language is not None:
+        return _blame_language(language, name in given)
     expected, example = _EXPECTED[name]
     if name in given:
         flag = "--" + name.replace("_", "-")
@@ -206,6 +239,21 @@ def _explain(exc: ValidationError, given: dict[str, Any]) -> SummarizerError:
         f"not {_show(errors[0]['input'])}{item}.",
         hint=f"Fix it in {path}, for example {name} = {_toml_form(example)}.",
     )
+
+
+def _unknown_language(error: Any) -> UnknownLanguageError | None:
+    """The ``UnknownLanguageError`` behind a ``lang`` validation error, if that is what it is."""
+    cause = getattr((error.get("ctx") or {}).get("error"), "__cause__", None)
+    return cause if isinstance(cause, UnknownLanguageError) else None
+
+
+def _blame_language(error: UnknownLanguageError, from_flag: bool) -> SummarizerError:
+    """An unknown ``--lang`` as it is (exit 2); from a variable or the file, a ConfigError
+    naming where it came from (exit 4)."""
+    if from_flag:
+        return error
+    where = _env_variable("lang") or f"the config file {config_path()}"
+    return ConfigError(f"{error.message.rstrip('.')}, in {where}.", hint=error.hint)
 
 
 def _env_variable(name: str) -> str | None:

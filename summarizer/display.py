@@ -32,13 +32,13 @@ def call_logger(stream: TextIO | None = None) -> Callable[[CallRecord], None]:
     def log(record: CallRecord) -> None:
         response = record.response
         cost = "" if response.cost_usd is None else f" cost=${response.cost_usd:.6f}"
-        print(
+        line = (
             f"call {record.task}{' (repair)' if record.repair else ''}: "
             f"in={response.usage.input_tokens} out={response.usage.output_tokens} tokens "
-            f"latency={response.latency_s:.2f}s finish={response.finish_reason}{cost}",
-            file=out,
-            flush=True,
+            f"latency={response.latency_s:.2f}s finish={response.finish_reason}{cost}\n"
         )
+        out.write(line)  # one write: calls running at once never interleave their lines
+        out.flush()
 
     return log
 

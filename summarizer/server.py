@@ -35,12 +35,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
-from fastapi import FastAPI, Query
-from fastapi import Request as HTTPRequest
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import StreamingResponse
 
 from summarizer import __version__, backends
-from summarizer.app import Cancelled, Request, Summarizer
+from summarizer.app import Cancelled, PreparedJob, Summarizer
 from summarizer.errors import SummarizerError
 from summarizer.events import ChunkDone, Event
 from summarizer.languages import normalize_language
@@ -119,7 +118,7 @@ class Service:
         self.summarizer.check(name)
         return name
 
-    def validate(self, task: Task, body: ArticleRequest) -> Request:
+    def validate(self, task: Task, body: ArticleRequest) -> PreparedJob:
         """Everything about a request that can be wrong, checked before any model call: the
         language, then the model, then the article (the order the API has always used)."""
         language = normalize_language(body.target_language)
@@ -241,7 +240,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
     )
     async def create_translation(
         body: TranslationRequest,
-        request: HTTPRequest,
+        request: Request,
         stream: Annotated[
             bool,
             Query(description="Stream server-sent events (same as Accept: text/event-stream)."),
@@ -262,7 +261,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         return await service.answer(Task.TRANSLATE, body)
 
 
-async def _translation_events(service: Service, job: Request) -> AsyncIterator[str]:
+async def _translation_events(service: Service, job: PreparedJob) -> AsyncIterator[str]:
     """``start``, a ``chunk`` per accepted chunk, then ``done`` or ``error``; the job is
     cancelled once the stream ends, times out, or its client goes away."""
     loop = asyncio.get_running_loop()
@@ -299,7 +298,7 @@ async def _translation_events(service: Service, job: Request) -> AsyncIterator[s
 
 def _translate(
     summarizer: Summarizer,
-    job: Request,
+    job: PreparedJob,
     emit: Callable[[str, Any], None],
     cancel: threading.Event,
 ) -> None:

@@ -124,6 +124,7 @@ def ask(
                 raise Unusable("the answer was cut off at the token limit")
             return parse_answer(response.text, response_model, context=context)
         except Unusable as problem:
+            _log_unusable(question, attempt, problem)
             conversation = _re_ask(
                 client, question, response.text, repair(problem.problem, problem.errors), window
             )
@@ -133,6 +134,19 @@ def ask(
         model=question.model,
         last_output=last_text[:2000],
         hint="Try a stronger model with --model (see README, 'Naming a real provider').",
+    )
+
+
+def _log_unusable(question: Question, attempt: int, problem: Unusable) -> None:
+    """``--debug``: why an answer was refused (the model is re-asked with the same words)."""
+    errors = "".join(f"\n  {error}" for error in problem.errors)
+    logger.debug(
+        "%s answer %d from %s is unusable: %s%s",
+        question.task,
+        attempt + 1,
+        question.model,
+        problem.problem,
+        errors,
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import summarizer
-from summarizer import Summarizer, Task, load_settings
+from summarizer import Summarizer, Task, UsageError, load_settings
 from summarizer.app import Cancelled
 from summarizer.cache import ResponseCache
 from summarizer.events import CallDone, ChunkDone, Event, Progress
@@ -69,6 +69,17 @@ def test_keyword_settings_win_over_given_settings() -> None:
     assert (app.model, app.settings.retries, app.settings.cache) == ("openai/b", 5, False)
     with pytest.raises(TypeError, match="unknown settings: colour"):
         Summarizer(settings, colour="blue")
+    with pytest.raises(UsageError, match="--timeout must be a positive number"):
+        Summarizer(settings, timeout=-1)
+
+
+def test_the_connection_carries_the_settings() -> None:
+    app = Summarizer(
+        model="openai/a", api_base="http://h/v1", timeout=9, retries=4, context_window=999
+    )
+    connection = app.connection()
+    assert (connection.api_base, connection.timeout, connection.retries) == ("http://h/v1", 9, 4)
+    assert connection.context_window == 999
 
 
 def test_fallbacks_belong_to_the_configured_model() -> None:

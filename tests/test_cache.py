@@ -362,7 +362,10 @@ def test_a_provider_model_is_keyed_by_its_api_base_and_fallbacks() -> None:
     plain = backends.traits(backends.Connection("openai/x")).identity
     served = backends.traits(backends.Connection("openai/x", api_base="http://h/v1")).identity
     chained = backends.traits(backends.Connection("openai/x", fallbacks=("openai/y",))).identity
+    wider = backends.traits(backends.Connection("openai/x", context_window=32768)).identity
 
     assert plain == {"api_base": None}  # the same key in every face
     assert served == {"api_base": "http://h/v1"}
     assert chained == {"api_base": None, "fallbacks": ["openai/y"]}
+    # The window measured and remembered must be the one asked for, not an earlier run's.
+    assert wider == {"api_base": None, "context_window": 32768}

@@ -383,3 +383,25 @@ def test_other_summarizer_variables_are_not_settings(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SUMMARIZER_NOT_A_SETTING", "x")
 
     assert load_settings() == Settings()
+
+
+def test_the_language_is_checked_where_it_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from summarizer.errors import UnknownLanguageError
+
+    assert load_settings(lang="French").lang == "fr"
+    with pytest.raises(UnknownLanguageError) as flag:
+        load_settings(lang="zz")
+    assert flag.value.exit_code == 2
+    monkeypatch.setenv("SUMMARIZER_LANG", "klingon")
+    with pytest.raises(ConfigError, match="in SUMMARIZER_LANG") as variable:
+        load_settings()
+    assert variable.value.exit_code == 4
+    monkeypatch.delenv("SUMMARIZER_LANG")
+    config = tmp_path / "config.toml"
+    config.write_text('lang = "xx"\n')
+    monkeypatch.setenv("SUMMARIZER_CONFIG", str(config))
+    with pytest.raises(ConfigError, match="in the config file") as in_file:
+        load_settings()
+    assert in_file.value.exit_code == 4

@@ -3,7 +3,7 @@ command, checks them too."""
 
 from __future__ import annotations
 
-import shutil
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +21,9 @@ CHECKS = {
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
 def test_the_code_passes(name: str) -> None:
-    if shutil.which("ruff") is None and name.startswith("ruff"):
-        pytest.fail("ruff is not installed: pip install -e '.[dev]'")
+    tool = name.split()[0]
+    if importlib.util.find_spec(tool) is None:
+        pytest.fail(f"{tool} is not installed for {sys.executable}: pip install -e '.[dev]'")
     result = subprocess.run(
         CHECKS[name], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
     )
