@@ -2,7 +2,7 @@
 
 Two views, both on the seed article, each with an empty cache folder of its own:
 
-* library: ``pipeline.summarize`` through ``CachingClient`` (run 1 pays, runs 2.. hit),
+* library: ``Summarizer.summarize`` with a ``ResponseCache`` (run 1 pays, runs 2.. hit),
   against the loopback stub (0.5 s per answer) over HTTP through litellm, and, unless
   ``--no-local``, the bundled local model (``smollm2``, tens of seconds on two cores);
 * CLI: ``summarize FILE`` as a process with the stub and (unless ``--no-local``) with the
