@@ -86,7 +86,7 @@ class Summarizer:
         **overrides: Any,
     ) -> None:
         self.settings = _resolve(settings, overrides)
-        self.language = normalize_language(self.settings.lang)
+        self.language = self.settings.lang  # an ISO 639-1 code: Settings checks it
         if self.settings.prompts_dir is not None:
             from summarizer.prompts import check_prompts_dir
 
