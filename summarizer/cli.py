@@ -521,6 +521,13 @@ def _serve(options: Options) -> None:
             help="Record this run as the model's baseline.",
             default=False,
         ),
+        "labelled": own_option(
+            bool,
+            "--labelled",
+            help="Test the graders instead of a model: grade the hand-labelled outputs in "
+            "labelled/ and print the confusion table (exit 1 if any verdict is wrong).",
+            default=False,
+        ),
         "gate": own_option(
             str,
             "--gate",
@@ -539,7 +546,9 @@ def eval_(options: Options) -> None:
 def _eval(options: Options) -> bool:
     from summarizer.evaluation.suite import EvalOptions, run_eval
 
-    extra = options.extra
+    extra = dict(options.extra)
+    if extra.pop("labelled"):
+        return _eval_graders(extra["evals_dir"], extra["cases"])
     eval_options = EvalOptions(**extra)
     # The suite measures the model: it is always called, never answered from the cache
     # (whose key for an embedded model does not cover llama.cpp's version or decoding).
@@ -552,6 +561,14 @@ def _eval(options: Options) -> bool:
             progress=lambda line: typer.echo(line, err=True),
         )
     return result.suite.gate.passed
+
+
+def _eval_graders(evals_dir: Path | None, cases: str) -> bool:
+    from summarizer.evaluation.labelled import grade_labelled
+
+    report = grade_labelled(evals_dir, cases)
+    typer.echo(report.text())
+    return not report.wrong
 
 
 def _terminated(signum: int, frame: object) -> None:
