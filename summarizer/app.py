@@ -185,9 +185,7 @@ class Summarizer:
         on_event: OnEvent | None = None,
     ) -> Summary:
         """A structured summary of ``text`` in ``lang`` (default: the configured language)."""
-        result = self.execute(
-            self.prepare(Task.SUMMARIZE, text, lang=lang, model=model), on_event=on_event
-        )
+        result = self.run(Task.SUMMARIZE, text, lang=lang, model=model, on_event=on_event)
         assert isinstance(result, Summary)
         return result
 
@@ -200,9 +198,7 @@ class Summarizer:
         on_event: OnEvent | None = None,
     ) -> Translation:
         """The whole of ``text`` translated into ``lang``, paragraph by paragraph."""
-        result = self.execute(
-            self.prepare(Task.TRANSLATE, text, lang=lang, model=model), on_event=on_event
-        )
+        result = self.run(Task.TRANSLATE, text, lang=lang, model=model, on_event=on_event)
         assert isinstance(result, Translation)
         return result
 

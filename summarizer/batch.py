@@ -154,7 +154,12 @@ class _Worker:
         """Raises ``UsageError`` for an unknown language."""
         from summarizer.languages import normalize_language
 
-        language = normalize_language(job.target_language or summarizer.settings.lang)
+        # The Summarizer's own language is already a checked code.
+        language = (
+            summarizer.language
+            if job.target_language is None
+            else normalize_language(job.target_language)
+        )
         return cls(summarizer, job.task, language, summarizer.settings.max_input_bytes)
 
     def process(self, path: Path) -> Record:

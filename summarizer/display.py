@@ -49,8 +49,8 @@ class TerminalProgress:
     tokens against the answer's budget and the decode rate.
 
     Draws nothing when disabled or when stderr is not a terminal, so logs and pipes stay
-    clean: its hooks are then ``None``. Use it as a context manager around the job; a
-    hook called outside it does nothing.
+    clean. Use it as a context manager around the job and hand it the job's events
+    (``on_event``); an event outside it is ignored.
     """
 
     def __init__(self, *, enabled: bool, console: Console | None = None) -> None:
@@ -88,16 +88,6 @@ class TerminalProgress:
             self._phase(event)
         elif isinstance(event, Generation):
             self._generation(event)
-
-    @property
-    def on_progress(self) -> Callable[[PipelineProgress], None] | None:
-        """The hook for a job's progress through its phases."""
-        return self._phase if self.enabled else None
-
-    @property
-    def on_generation(self) -> Callable[[Generation], None] | None:
-        """The hook for a client that reports its answer token by token."""
-        return self._generation if self.enabled else None
 
     def _phase(self, event: PipelineProgress) -> None:
         # Single-call jobs get no phase bar: there is nothing to follow.

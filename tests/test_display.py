@@ -25,23 +25,26 @@ def terminal() -> tuple[Console, io.StringIO]:
 def test_nothing_is_drawn_when_stderr_is_not_a_terminal() -> None:
     out = io.StringIO()
     progress = TerminalProgress(enabled=True, console=Console(file=out, force_terminal=False))
-    assert progress.on_progress is None and progress.on_generation is None
+    assert not progress.enabled
     with progress:
-        pass
+        progress.on_event(Progress("translate", 2, 5))
+        progress.on_event(Generation("local/gemma3", "translate", generated=9, budget=100))
     assert out.getvalue() == ""
 
 
 def test_nothing_is_drawn_when_disabled() -> None:
-    console, _ = terminal()
+    console, out = terminal()
     progress = TerminalProgress(enabled=False, console=console)
-    assert progress.on_progress is None and progress.on_generation is None
+    with progress:
+        progress.on_event(Progress("translate", 2, 5))
+        progress.on_event(Generation("local/gemma3", "translate", generated=9, budget=100))
+    assert out.getvalue() == ""
 
 
 def test_the_answer_being_written_shows_tokens_against_the_budget_and_the_rate() -> None:
     console, out = terminal()
     with TerminalProgress(enabled=True, console=console) as progress:
-        hook = progress.on_generation
-        assert hook is not None
+        hook = progress.on_event
         hook(Generation("local/gemma3", "summarize", generated=0, budget=1024))
         reading = progress._bar.make_tasks_table(progress._bar.tasks)  # type: ignore[union-attr]
         console.print(reading)
@@ -57,9 +60,8 @@ def test_the_answer_being_written_shows_tokens_against_the_budget_and_the_rate()
 def test_phases_with_one_unit_of_work_get_no_bar() -> None:
     console, _ = terminal()
     with TerminalProgress(enabled=True, console=console) as progress:
-        assert progress.on_progress is not None
-        progress.on_progress(Progress("summarize", 0, 1))
-        progress.on_progress(Progress("translate", 2, 5))
+        progress.on_event(Progress("summarize", 0, 1))
+        progress.on_event(Progress("translate", 2, 5))
         descriptions = [task.description for task in progress._bar.tasks]  # type: ignore[union-attr]
     assert descriptions == ["translate"]
 
