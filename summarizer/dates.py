@@ -37,9 +37,9 @@ for number, names in enumerate(
 
 _MONTH = r"(?P<month>[^\W\d_]{3,10})\.?"
 _PATTERNS = [
-    re.compile(r"\b(?P<year>\d{4})-(?P<m>\d{1,2})-(?P<day>\d{1,2})\b"),
-    re.compile(r"\b(?P<day>\d{1,2})\.? (?:de )?" + _MONTH + r" (?:de )?(?P<year>\d{4})\b"),
-    re.compile(r"\b" + _MONTH + r" (?P<day>\d{1,2}),? (?P<year>\d{4})\b"),
+    re.compile(r"\b(?P<year>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<day>\d{1,2})\b"),
+    re.compile(r"\b(?P<day>\d{1,2})\.?\s+(?:de\s+)?" + _MONTH + r"\s+(?:de\s+)?(?P<year>\d{4})\b"),
+    re.compile(r"\b" + _MONTH + r"\s+(?P<day>\d{1,2}),?\s+(?P<year>\d{4})\b"),
     re.compile(r"\b(?P<day>\d{1,2})[/.](?P<m>\d{1,2})[/.](?P<year>\d{4})\b"),
 ]
 _MONTH_YEAR = re.compile(r"\b" + _MONTH + r" (?P<year>\d{4})\b")
@@ -64,7 +64,12 @@ def find_dates(text: str, *, month_first: bool = False) -> list[str]:
     ``month_first`` reads ``3/10/2022`` as March 10 (US style); the default is day first,
     as most of the world, Indonesia included, writes it.
     """
-    found: list[tuple[int, str]] = []
+    return [iso for _, _, iso in find_date_spans(text, month_first=month_first)]
+
+
+def find_date_spans(text: str, *, month_first: bool = False) -> list[tuple[int, int, str]]:
+    """``find_dates`` with where each date is written: (start, end, ISO date)."""
+    found: list[tuple[int, int, str]] = []
     taken: list[tuple[int, int]] = []
     for index, pattern in enumerate(_PATTERNS):
         for match in pattern.finditer(text):
@@ -79,8 +84,8 @@ def find_dates(text: str, *, month_first: bool = False) -> list[str]:
             except ValueError:
                 continue
             taken.append(match.span())
-            found.append((match.start(), value.isoformat()))
-    return [iso for _, iso in sorted(found)]
+            found.append((match.start(), match.end(), value.isoformat()))
+    return sorted(found)
 
 
 def to_iso(text: str, *, month_first: bool = False) -> str:

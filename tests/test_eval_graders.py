@@ -11,8 +11,19 @@ import pytest
 import yaml
 
 from summarizer.evaluation.cases import Case, default_evals_dir, load_case, load_cases
+from summarizer.evaluation.claims import Unit, other_value, read_evidence, sentences
 from summarizer.evaluation.graders import forbidden_sentence, grade
-from summarizer.evaluation.normalize import as_date, as_number, dates_in, fold, number_values
+from summarizer.evaluation.grounding import unsupported_items
+from summarizer.evaluation.normalize import (
+    as_date,
+    as_number,
+    date_mentions,
+    dates_in,
+    fold,
+    number_values,
+    numbers_in,
+    time_mentions,
+)
 from summarizer.tasks import Task
 
 EVALS = default_evals_dir()
@@ -177,14 +188,151 @@ def test_matching_ignores_case_and_accents() -> None:
     assert fold("HÉLÈNE Marchal") == "helene marchal"
 
 
+def _units(text: str, language: str = "en") -> list[Unit]:
+    return [Unit.read(sentence, language) for sentence in sentences(text, language)]
+
+
 def test_negated_claim_is_not_a_forbidden_hit() -> None:
     evidence = [["ceasefire"], ["agreed", "reached"]]
-    assert forbidden_sentence(evidence, "No ceasefire was agreed.") is None
-    assert forbidden_sentence(evidence, "They talked. A ceasefire was agreed.") == (
+    assert forbidden_sentence(evidence, _units("No ceasefire was agreed.")) is None
+    assert forbidden_sentence(evidence, _units("They talked. A ceasefire was agreed.")) == (
         "A ceasefire was agreed."
     )
 
 
 def test_forbidden_groups_must_meet_in_one_sentence() -> None:
     evidence = [["ceasefire"], ["agreed"]]
-    assert forbidden_sentence(evidence, "A ceasefire was discussed. Both agreed to meet.") is None
+    text = "A ceasefire was discussed. Both agreed to meet."
+    assert forbidden_sentence(evidence, _units(text)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Nobody was killed in the fire.", "en"),
+        ("The fire killed no one.", "en"),
+        ("There were zero deaths.", "en"),
+        ("The council ruled out any deaths, officials said.", "en"),
+        ("Tidak ada korban jiwa yang meninggal.", "id"),
+        ("Aucun enfant n'est mort.", "fr"),
+        ("No murió nadie.", "es"),
+    ],
+)
+def test_negation_cues_cover_the_clause(text: str, language: str) -> None:
+    reading = read_evidence(
+        [["kill", "death", "meninggal", "mort", "muri"]], Unit.read(text, language)
+    )
+    assert reading is not None and reading.negated
+
+
+def test_negation_stays_in_its_clause_and_after_rather_than() -> None:
+    unit = Unit.read("No one died, but 146 kiosks burned down.", "en")
+    reading = read_evidence([["kiosk"], ["burn"]], unit)
+    assert reading is not None and not reading.negated
+    unit = Unit.read("The budget is financed by reserves rather than by new loans.", "en")
+    loans = read_evidence([["loan"], ["financ"]], unit)
+    reserves = read_evidence([["reserve"], ["financ"]], unit)
+    assert loans is not None and loans.negated
+    assert reserves is not None and not reserves.negated
+
+
+def test_a_cue_inside_the_evidence_does_not_negate_it() -> None:
+    reading = read_evidence(
+        [["without progress"]], Unit.read("Talks ended without progress.", "en")
+    )
+    assert reading is not None and not reading.negated
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Thirty-seven cases were confirmed in schools.", "en"),
+        ("Trente-sept cas ont été confirmés.", "fr"),
+        ("Tiga puluh tujuh kasus dikonfirmasi.", "id"),
+    ],
+)
+def test_numbers_written_as_words_match(text: str, language: str) -> None:
+    assert read_evidence([["37"], ["case", "cas", "kasus"]], Unit.read(text, language))
+
+
+def test_a_number_binds_to_its_own_subject() -> None:
+    evidence = [["9"], ["midwi"], ["2"], ["doctor"]]
+    assert read_evidence(evidence, Unit.read("It has nine midwives and two doctors.", "en"))
+    swapped = Unit.read("It has two midwives and nine doctors.", "en")
+    assert read_evidence(evidence, swapped) is None
+    assert other_value(evidence, swapped)
+
+
+def test_another_number_next_to_the_subject_contradicts() -> None:
+    evidence = [["312"], ["teacher"]]
+    assert other_value(evidence, Unit.read("It funds 47 new teachers and 312 schools.", "en"))
+    assert not other_value(evidence, Unit.read("It funds 312 new teachers and 47 schools.", "en"))
+    # A number after the subject is usually about something else.
+    assert not other_value(
+        [["17"], ["activist"]], Unit.read("The activists are 19 to 33 years old.", "en")
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "value"),
+    [
+        ("IDR 12bn", "en", 12e9),
+        ("€2.3m", "en", 2.3e6),
+        ("Rp5.2 trillion", "en", 5.2e12),
+        ("8,5 M$", "fr", 8.5e6),
+        ("5,000 people", "en", 5000.0),
+        ("5.000 orang", "id", 5000.0),
+    ],
+)
+def test_number_spellings(text: str, language: str, value: float) -> None:
+    assert {value} == {v for _, values in numbers_in(text, language) for v in values}
+
+
+def test_covid_19_is_not_a_number() -> None:
+    assert numbers_in("COVID-19 vaccines", "en") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "month_day"),
+    [
+        ("du 15 septembre au 10 octobre 2026", (9, 15)),
+        ("Jumat (24/2)", (2, 24)),
+        ("On Thursday, August 10th, he flew", (8, 10)),
+    ],
+)
+def test_dates_without_a_year(text: str, month_day: tuple[int, int]) -> None:
+    assert any(m.month_day == month_day for m in date_mentions(text))
+
+
+def test_a_short_date_has_both_readings() -> None:
+    (mention,) = date_mentions("on 10/03/22")
+    assert mention.readings == {"2022-03-10", "2022-10-03"}
+
+
+def test_a_price_is_not_a_clock_time() -> None:
+    assert time_mentions("€0.14 per kWh") == []
+    assert [m for _, _, m in time_mentions("at 2:15 a.m. and pukul 14.30 WIB")] == [135, 870]
+
+
+def _antalya() -> tuple[Case, str]:
+    case = load_case(EVALS / "cases" / "antalya-talks-id-en.yaml")
+    return case, case.article_text()
+
+
+@pytest.mark.parametrize(
+    ("sentence", "flagged"),
+    [
+        ("Kuleba met Lavrov in Antalya, Turkey, on Thursday.", []),  # Turki -> Turkey (CLDR)
+        ("Kuleba met Lavrov on Wednesday.", ["weekday wednesday"]),  # the article: Kamis
+        ("Foreign ministers met in Antalya.", []),  # a common word opening a sentence
+        ("Hendri Saputro attended the talks.", ["name Hendri", "name Saputro"]),
+        ("Kulebo met Lavrov.", ["name Kulebo"]),  # no fuzzy match for names
+        ("The Yayasan Antalya paid for the talks.", ["organisation Yayasan"]),
+        ("They met on 10/03/22 at 2:15 a.m.", ["time 2:15 a.m."]),
+        ("Some 5,000 people protested.", ["number 5,000"]),
+    ],
+)
+def test_grounding(sentence: str, flagged: list[str]) -> None:
+    case, article = _antalya()
+    output = {"title": "Talks", "summary": sentence, "key_points": []}
+    assert unsupported_items(output, case, article) == flagged

@@ -25,10 +25,19 @@ def test_every_case_has_labelled_outputs_of_both_kinds() -> None:
     for case in CASES:
         items = load_labelled(case, EVALS)
         labels = Counter(item.expect for item in items)
-        assert labels["pass"] >= 3 and labels["fail"] >= 4, (case.id, labels)
+        assert labels["pass"] >= 2 and labels["fail"] >= 2, (case.id, labels)
         assert len({item.id for item in items}) == len(items), case.id
         total.update(labels)
     assert sum(total.values()) >= 80, total
+
+
+def test_the_graders_get_every_labelled_output_right(capsys: pytest.CaptureFixture[str]) -> None:
+    """The graders' CI gate: every hand-labelled output graded as labelled. The confusion
+    table goes to the CI log either way."""
+    report = grade_labelled(EVALS)
+    with capsys.disabled():
+        print("\n" + report.text())
+    assert not report.wrong, [f"{v.case_id}/{v.item.id}" for v in report.wrong]
 
 
 def _one_case_suite(tmp_path: Path) -> Path:

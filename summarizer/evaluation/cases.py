@@ -47,16 +47,51 @@ def _check_evidence(value: Evidence) -> Evidence:
     return value
 
 
+Polarity = Literal["positive", "negative"]
+
+
+class Paraphrase(_Strict):
+    """Another way of stating a fact, with its own polarity ("would not refuse to meet" is
+    negative; "is open to meeting" states the same fact positively)."""
+
+    evidence: Evidence
+    polarity: Polarity | None = None
+
+    _evidence = field_validator("evidence")(_check_evidence)
+
+
 class Fact(_Strict):
     """One atomic reference fact the output should carry."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     statement: str = Field(min_length=1)
     evidence: Evidence
+    # Other ways of saying the same fact: whole evidence sets, any one of which suffices
+    # (with the fact's polarity), or {evidence, polarity} for one stated the other way.
+    paraphrases: list[Evidence | Paraphrase] = Field(default_factory=list)
+    # negative: the fact says something did not happen, so a sentence stating it without
+    # negation contradicts it; positive: a sentence stating it negated contradicts it.
+    polarity: Polarity | None = None
     critical: bool = False
     weight: float = Field(default=1.0, gt=0)
 
     _evidence = field_validator("evidence")(_check_evidence)
+
+    @field_validator("paraphrases")
+    @classmethod
+    def _check_paraphrases(cls, value: list[Evidence | Paraphrase]) -> list[Evidence | Paraphrase]:
+        return [p if isinstance(p, Paraphrase) else _check_evidence(p) for p in value]
+
+    @property
+    def evidence_sets(self) -> list[tuple[Evidence, Polarity | None]]:
+        """The evidence and every paraphrase, each with its polarity: the fact is present
+        when one set matches."""
+        sets: list[tuple[Evidence, Polarity | None]] = [(self.evidence, self.polarity)]
+        for p in self.paraphrases:
+            sets.append(
+                (p.evidence, p.polarity) if isinstance(p, Paraphrase) else (p, self.polarity)
+            )
+        return sets
 
 
 class Forbidden(_Strict):
@@ -91,6 +126,22 @@ class Constraints(_Strict):
     required_fields: list[str] = Field(default_factory=list)
 
 
+class Source(_Strict):
+    """Where a real article comes from, and the licence it was published under."""
+
+    publisher: str
+    url: str
+    licence: str
+    published: str = ""
+    retrieved: str = ""
+    edits: str = ""
+
+    @field_validator("published", "retrieved", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        return str(value) if value is not None else ""  # YAML reads 2022-06-23 as a date
+
+
 class Case(_Strict):
     """One eval case: an article, what to do with it, and what a good output contains."""
 
@@ -107,6 +158,12 @@ class Case(_Strict):
     # Names the output may use that do not appear in the article as written, such as
     # exonyms in the target language ("Turkey" for "Turki"): the grounding check accepts them.
     aliases: list[str] = Field(default_factory=list)
+    # Real published articles say where they come from; the suite's own articles do not.
+    source: Source | None = None
+    # Translations: a hand-written reference, one paragraph per paragraph of the article,
+    # for the chrF score (path relative to the case file), and who wrote it.
+    reference_translation: str | None = None
+    reference_translation_note: str = ""
 
     path: Path | None = Field(default=None, exclude=True)
 
@@ -126,19 +183,33 @@ class Case(_Strict):
         base = self.path.parent if self.path else Path.cwd()
         return (base / self.article).resolve()
 
+    def reference_text(self) -> str | None:
+        """The hand-written reference translation, or None when the case has none.
+
+        Raises:
+            InputError: the case names a reference file that cannot be read.
+        """
+        if self.reference_translation is None:
+            return None
+        return self._read(self.reference_translation, "reference_translation")
+
     def article_text(self) -> str:
         """The article's text.
 
         Raises:
             InputError: the article file is missing.
         """
-        path = self.article_path()
+        return self._read(self.article, "article")
+
+    def _read(self, relative: str, key: str) -> str:
+        base = self.path.parent if self.path else Path.cwd()
+        path = (base / relative).resolve()
         try:
             return path.read_text(encoding="utf-8")
         except OSError as exc:
             raise InputError(
                 f"Case {self.id!r} points to {path}, which cannot be read: {exc.strerror}.",
-                hint="Fix the case's 'article' path (relative to the case file).",
+                hint=f"Fix the case's {key!r} path (relative to the case file).",
             ) from exc
 
 

@@ -6,16 +6,24 @@ check passes:
 
 * ``facts``: weighted recall of the reference facts is at least the threshold;
 * ``critical``: every critical fact is present;
-* ``forbidden``: no forbidden claim or noise item is present;
-* ``language``: every text field is in the output language (offline language ID);
+* ``forbidden``: no forbidden claim or noise item is present, and no reference fact is
+  contradicted (stated with the opposite polarity, or with another number or date for
+  the same subject);
+* ``language``: every sentence, list item and paragraph long enough to identify, and each
+  text field as a whole, is in the output language (offline language ID, with confidence);
 * ``schema``: the output validates and has the required fields;
 * ``length``: within the case's bounds;
-* ``grounding``: every number, date and name in the output can be traced to the article.
+* ``grounding``: every name, number, date, weekday and time in the output can be traced to
+  the article (``grounding.py``);
+* ``translation`` (translations only): every paragraph keeps its source paragraph's names,
+  numbers and dates, and chrF against the reference translation reaches the case's
+  thresholds (``translation.py``).
+
+Facts and forbidden claims are matched sentence by sentence (``claims.py``).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -23,93 +31,33 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from summarizer.clean import clean_article
-from summarizer.dates import MONTHS
-from summarizer.detect import detect_language
-from summarizer.evaluation.cases import Case, Evidence
-from summarizer.evaluation.normalize import (
-    as_date,
-    as_number,
-    dates_in,
-    fold,
-    number_values,
-    numbers_in,
-)
+from summarizer.detect import SAME_LANGUAGE, detect_among
+from summarizer.evaluation.cases import Case, Evidence, Fact, Polarity
+from summarizer.evaluation.claims import Unit, other_value, read_evidence, units
+from summarizer.evaluation.grounding import unsupported_items
+from summarizer.evaluation.translation import TranslationScore, score_translation
 from summarizer.schema import SummaryDraft, TranslationDraft
 from summarizer.tasks import Task
 
-CHECKS = ("facts", "critical", "forbidden", "language", "schema", "length", "grounding")
-# Language ID on a handful of words is a guess; shorter fields are not judged.
-MIN_LANGUAGE_CHARS = 30
-# Languages offline language ID cannot tell apart reliably: Indonesian text is often
-# labelled Malay (and the other way round). Counting them as one is not a loosening: the
-# two are mutually intelligible standard varieties.
-SAME_LANGUAGE = ({"id", "ms"}, {"no", "nb", "nn"}, {"hr", "sr", "bs"})
-# Small whole numbers are often written as words in the article ("three days").
-SMALL_NUMBER = 12
-# A name in the output counts as grounded when it is this similar to a word of the article
-# (translations change spellings: Rusia/Russian, Moskow/Moscow, Turki/Turkey).
-NAME_SIMILARITY = 0.75
-NEGATIONS = frozenset(
-    [
-        "no",
-        "not",
-        "never",
-        "without",
-        "none",
-        "nor",
-        "n't",
-        "tidak",
-        "tak",
-        "belum",
-        "bukan",
-        "tanpa",
-        "jangan",
-        "ne",
-        "pas",
-        "sans",
-        "jamais",
-        "aucun",
-        "sin",
-        "nunca",
-        "ningun",
-        "ninguna",
-        "nadie",
-    ]
+CHECKS = (
+    "facts",
+    "critical",
+    "forbidden",
+    "language",
+    "schema",
+    "length",
+    "grounding",
+    "translation",
 )
-# Capitalised words that are not names: weekdays and a few sentence-internal capitals.
-NOT_NAMES = frozenset(
-    [
-        "i",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "senin",
-        "selasa",
-        "rabu",
-        "kamis",
-        "jumat",
-        "sabtu",
-        "minggu",
-        "lundi",
-        "mardi",
-        "mercredi",
-        "jeudi",
-        "vendredi",
-        "samedi",
-        "dimanche",
-        "lunes",
-        "martes",
-        "miercoles",
-        "jueves",
-        "viernes",
-        "sabado",
-        "domingo",
-    ]
-) | frozenset(MONTHS)
+# Language ID on a handful of words is a guess; shorter pieces are not judged alone.
+MIN_LANGUAGE_CHARS = 30
+# A piece counts as written in another language only when the detector is this sure;
+# below, it is undetermined (benchmarks/bench_language_id.py: on the suite's good outputs,
+# no wrong guess reached 0.8).
+MIN_LANGUAGE_CONFIDENCE = 0.8
+# A key point of fewer words is a keyword, not a statement; a few terse ones ("No ceasefire
+# agreed") are fine, a list of them is not.
+MIN_KEY_POINT_WORDS = 4
 
 
 class Thresholds(BaseModel):
@@ -121,6 +69,9 @@ class Thresholds(BaseModel):
     min_critical_recall: float = Field(default=1.0, ge=0, le=1)
     max_forbidden: int = Field(default=0, ge=0)
     max_unsupported: int = Field(default=0, ge=0)
+    # Translations with a reference: chrF (0-100) of the document and of every paragraph.
+    min_chrf: float = Field(default=40.0, ge=0, le=100)
+    min_paragraph_chrf: float = Field(default=35.0, ge=0, le=100)
 
 
 @dataclass
@@ -130,6 +81,8 @@ class FactVerdict:
     weight: float
     present: bool
     missing: list[list[str]] = field(default_factory=list)
+    sentence: str = ""
+    contradicted: str = ""
 
 
 @dataclass
@@ -159,6 +112,7 @@ class Grade:
     schema_errors: list[str]
     length: float | None
     checks: dict[str, CheckResult]
+    translation: TranslationScore | None = None
 
     @property
     def passed(self) -> bool:
@@ -184,9 +138,16 @@ class Grade:
 
     @property
     def language_accuracy(self) -> float:
-        if not self.languages:
+        """Share of the judged fields with no piece in another language."""
+        fields = {label.split("[", 1)[0] for label in self.languages}
+        if not fields:
             return 0.0 if self.schema_errors else 1.0
-        return sum(v == "ok" for v in self.languages.values()) / len(self.languages)
+        wrong = {label.split("[", 1)[0] for label, v in self.languages.items() if v != "ok"}
+        return (len(fields) - len(wrong)) / len(fields)
+
+    @property
+    def chrf(self) -> float | None:
+        return self.translation.chrf if self.translation else None
 
     @property
     def schema_valid(self) -> bool:
@@ -202,6 +163,7 @@ class Grade:
             forbidden_hits=self.forbidden_hits,
             language_accuracy=round(self.language_accuracy, 4),
             schema_valid=self.schema_valid,
+            chrf=self.chrf,
         )
         return data
 
@@ -210,7 +172,7 @@ class Grade:
 
 
 def text_fields(output: dict[str, Any], task: Task) -> dict[str, str]:
-    """The output's prose, by field: what language ID and grounding look at."""
+    """The output's prose, by field."""
     if task is Task.TRANSLATE:
         paragraphs = output.get("paragraphs") or []
         return {"paragraphs": "\n".join(str(p) for p in paragraphs)}
@@ -238,158 +200,56 @@ def all_text(output: dict[str, Any], task: Task) -> str:
     return "\n".join(text_fields(output, task).values())
 
 
-def _sentences(text: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.!?;])\s+|\n+", text) if s.strip()]
+def _wanted(negated: bool, polarity: Polarity | None) -> bool | None:
+    """Whether a sentence stating the fact (negated or not) agrees with its polarity:
+    True, False (it contradicts the fact), or None when the fact has no polarity."""
+    if polarity is None:
+        return None
+    return negated == (polarity == "negative")
 
 
-def _term_pattern(term: str) -> re.Pattern[str]:
-    return re.compile(r"(?<!\w)" + re.escape(fold(term)))
-
-
-def term_present(term: str, text: str, *, dates: set[str], numbers: set[float]) -> bool:
-    """Whether ``term`` occurs in ``text``: as a date, a number, or folded words."""
-    iso = as_date(term)
-    if iso is not None:
-        return iso in dates
-    values = as_number(term)
-    if values is not None:
-        return bool(values & numbers)
-    return _term_pattern(term).search(fold(text)) is not None
-
-
-def evidence_missing(evidence: Evidence, text: str) -> list[list[str]]:
-    """The evidence groups of which no alternative occurs in ``text``."""
-    dates, numbers = dates_in(text), number_values(text)
-    return [
-        group
-        for group in evidence
-        if not any(term_present(t, text, dates=dates, numbers=numbers) for t in group)
-    ]
-
-
-def _negated(folded_sentence: str, start: int) -> bool:
-    before = re.findall(r"[\w']+", folded_sentence[:start])[-4:]
-    return any(word in NEGATIONS or word.endswith("n't") for word in before)
-
-
-def forbidden_sentence(evidence: Evidence, text: str) -> str | None:
-    """The first sentence of ``text`` that makes the forbidden claim, if any.
-
-    All groups must match in one sentence, and a match preceded closely by a negation
-    ("no ceasefire was agreed") does not count: that sentence denies the claim.
-    """
-    for sentence in _sentences(text):
-        folded = fold(sentence)
-        dates, numbers = dates_in(sentence), number_values(sentence)
-        ok = True
-        for group in evidence:
-            hit = False
-            for term in group:
-                if as_date(term) is not None or as_number(term) is not None:
-                    hit = term_present(term, sentence, dates=dates, numbers=numbers)
-                else:
-                    hit = any(
-                        not _negated(folded, m.start())
-                        for m in _term_pattern(term).finditer(folded)
-                    )
-                if hit:
-                    break
-            if not hit:
-                ok = False
-                break
-        if ok:
-            return sentence.strip()
-    return None
-
-
-# -- grounding --------------------------------------------------------------------------------
-
-
-class _ArticleIndex:
-    def __init__(self, article: str, aliases: list[str]) -> None:
-        self.dates = set(dates_in(article))
-        self.numbers = number_values(article, unscaled=True)
-        words = set(re.findall(r"\w+", fold(article))) | {
-            w for a in aliases for w in re.findall(r"\w+", fold(a))
-        }
-        self.words = {w for w in words if not w.isdigit()}
-        self.prefixes = {w[:4] for w in self.words if len(w) >= 4}
-        self.lengths: dict[int, list[str]] = {}
-        for w in self.words:
-            self.lengths.setdefault(len(w), []).append(w)
-
-    def name_known(self, word: str) -> bool:
-        folded = fold(word)
-        if folded in self.words or folded in NOT_NAMES:
-            return True
-        if len(folded) >= 4 and folded[:4] in self.prefixes:
-            return True
-        matcher = difflib.SequenceMatcher(a=folded)
-        # Only words of about the same length can reach the similarity threshold.
-        for candidate in self.by_length(len(folded)):
-            matcher.set_seq2(candidate)
-            if (
-                matcher.real_quick_ratio() >= NAME_SIMILARITY
-                and matcher.quick_ratio() >= NAME_SIMILARITY
-                and matcher.ratio() >= NAME_SIMILARITY
-            ):
-                return True
-        return False
-
-    def by_length(self, length: int) -> list[str]:
-        spread = int(length * (1 - NAME_SIMILARITY) / NAME_SIMILARITY) + 1
-        return [
-            w for n in range(length - spread, length + spread + 1) for w in self.lengths.get(n, [])
+def fact_verdict(fact: Fact, read: list[Unit]) -> FactVerdict:
+    """Whether the output states ``fact`` in one of its sentences, or contradicts it."""
+    verdict = FactVerdict(fact.id, fact.critical, fact.weight, present=False)
+    for unit in read:
+        # Another number or date for the fact's subject, however else it is worded.
+        contrary = next(
+            (c for evidence, _ in fact.evidence_sets if (c := other_value(evidence, unit))),
+            None,
+        )
+        if contrary:
+            verdict.contradicted = verdict.contradicted or contrary
+            continue
+        readings = [
+            (r, polarity)
+            for evidence, polarity in fact.evidence_sets
+            if (r := read_evidence(evidence, unit)) is not None
         ]
+        # A sentence that states the fact the wrong way round contradicts it, whatever
+        # else in it matches.
+        if any(_wanted(r.negated, polarity) is False for r, polarity in readings):
+            verdict.contradicted = verdict.contradicted or unit.text
+        elif readings and not verdict.present:
+            verdict.present, verdict.sentence = True, unit.text
+    if not verdict.present:
+        verdict.missing = evidence_missing(fact.evidence, read)
+    return verdict
 
 
-_NAME = re.compile(r"(?<![\w'])([A-Z\u00c0-\u00de][\w'\u2019-]*)", re.UNICODE)
+def evidence_missing(evidence: Evidence, read: list[Unit]) -> list[list[str]]:
+    """The evidence groups that match in no sentence at all (the rest may match, but not
+    together in one sentence)."""
+    return [g for g in evidence if not any(read_evidence([g], unit) for unit in read)]
 
 
-def _names(text: str) -> list[str]:
-    """Capitalised words that do not start a sentence: candidate names."""
-    names: list[str] = []
-    for sentence in _sentences(re.sub(r":\s+", ".\n", text)):
-        body = re.sub(r"^[\W\d_]*\w+", "", sentence.strip(), count=1)
-        for match in _NAME.finditer(body):
-            word = match.group(1).strip("'\u2019-")
-            if len(word) >= 3 and not word.isdigit():
-                names.append(word)
-    return names
-
-
-def unsupported_items(output: dict[str, Any], case: Case, article: str) -> list[str]:
-    """Numbers, dates and names in the output that cannot be traced to the article."""
-    index = _ArticleIndex(article, case.aliases)
-    fields = text_fields(output, case.task)
-    text = "\n".join(fields.values())
-    found: list[str] = []
-    for iso in sorted(dates_in(text) - index.dates):
-        found.append(f"date {iso}")
-    date_spans = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{4}")
-    for written, values in numbers_in(date_spans.sub(" ", text)):
-        if values & index.numbers:
-            continue
-        if any(v.is_integer() and 0 <= v <= SMALL_NUMBER for v in values):
-            continue
-        found.append(f"number {written}")
-    name_fields = {k: v for k, v in fields.items() if k != "title"}
-    for entity in _dicts(output.get("entities")):
-        name_fields.setdefault("entity names", "")
-        name_fields["entity names"] += ". " + str(entity.get("name", ""))
-    seen: set[str] = set()
-    for field_text in name_fields.values():
-        words = _names(field_text)
-        if field_text.startswith(". "):  # entity names: every capitalised word counts
-            words = [w for w in re.findall(r"[\w'-]+", field_text) if w[:1].isupper()]
-        for word in words:
-            key = fold(word)
-            if key in seen:
-                continue
-            seen.add(key)
-            if not index.name_known(word):
-                found.append(f"name {word}")
-    return list(dict.fromkeys(found))
+def forbidden_sentence(evidence: Evidence, read: list[Unit]) -> str | None:
+    """The first sentence that makes the forbidden claim: every group matches in it and
+    the claim is not negated in its clause ("no ceasefire was agreed" denies it)."""
+    for unit in read:
+        reading = read_evidence(evidence, unit)
+        if reading is not None and not reading.negated:
+            return unit.text
+    return None
 
 
 # -- schema, language, length -----------------------------------------------------------------
@@ -424,21 +284,44 @@ def schema_errors(output: dict[str, Any] | None, case: Case, article: str) -> li
     for name in case.constraints.required_fields:
         if not output.get(name):
             errors.append(f"{name}: required and empty")
+    points = [str(p) for p in output.get("key_points") or []]
+    keywords = [p for p in points if len(re.findall(r"\w+", p)) < MIN_KEY_POINT_WORDS]
+    if points and len(keywords) * 2 >= len(points):
+        errors.append(
+            f"key_points: {len(keywords)} of {len(points)} are bare keywords, not sentences "
+            f"({', '.join(repr(k) for k in keywords[:3])})"
+        )
     return errors
 
 
 def field_languages(output: dict[str, Any], case: Case) -> dict[str, str]:
-    """``ok`` or the detected language, for each field long enough to identify."""
+    """``ok`` or what was detected instead, for each field and for each piece of it long
+    enough to identify (a sentence, a list item, a paragraph): "summary[2]: id (0.97)".
+
+    A piece is judged wrong only when the detector is sure of another language
+    (``MIN_LANGUAGE_CONFIDENCE``); whole fields are judged too, so a field of short items
+    cannot hide.
+    """
+    wanted = case.output_language
+    languages = (wanted, case.source_language)
     verdicts: dict[str, str] = {}
-    fields = text_fields(output, case.task)
-    judged = {"summary", "key_points", "quotes", "paragraphs"}
-    if "summary" in fields:
-        fields["summary"] = f"{fields.pop('title', '')}. {fields['summary']}"
-    for name, text in fields.items():
-        if name not in judged or len(text) < MIN_LANGUAGE_CHARS:
-            continue
-        code, _ = detect_language(text)
-        verdicts[name] = "ok" if _same_language(code, case.output_language) else code
+    pieces: dict[str, list[str]] = {}
+    for unit in units(output, case.task, wanted):
+        if unit.field in ("title", "summary", "key_points", "quotes", "paragraphs"):
+            text = unit.text.split(": ", 1)[-1] if unit.field == "quotes" else unit.text
+            # The title is judged with the summary: a headline is mostly names.
+            pieces.setdefault("summary" if unit.field == "title" else unit.field, []).append(text)
+    for name, texts in pieces.items():
+        alone = texts[1:] if name == "summary" and output.get("title") else texts
+        judged = [(f"{name}[{i + 1}]", t) for i, t in enumerate(alone)] + [(name, " ".join(texts))]
+        for label, text in judged:
+            if len(text) < MIN_LANGUAGE_CHARS:
+                continue
+            code, probability = detect_among(text, languages)
+            if not _same_language(code, wanted) and probability >= MIN_LANGUAGE_CONFIDENCE:
+                verdicts[label] = f"{code} ({probability:.2f})"
+            elif label == name:
+                verdicts[label] = "ok"
     return verdicts
 
 
@@ -483,27 +366,45 @@ def grade(
     article = case.article_text() if article is None else article
     limits = thresholds or Thresholds()
     data = output or {}
-    text = all_text(data, case.task)
-    facts = []
-    for fact in case.reference_facts:
-        missing = evidence_missing(fact.evidence, text)
-        facts.append(FactVerdict(fact.id, fact.critical, fact.weight, not missing, missing))
+    read = units(data, case.task, case.output_language)
+    facts = [fact_verdict(fact, read) for fact in case.reference_facts]
     forbidden = []
     for item in case.forbidden:
-        sentence = forbidden_sentence(item.evidence, text)
+        sentence = forbidden_sentence(item.evidence, read)
         forbidden.append(ForbiddenVerdict(item.id, item.kind, sentence is not None, sentence or ""))
+    forbidden.extend(
+        ForbiddenVerdict(f"contradicts-{f.id}", "contradiction", True, f.contradicted)
+        for f in facts
+        if f.contradicted
+    )
     languages = field_languages(data, case) if output is not None else {}
     unsupported = unsupported_items(data, case, article) if output is not None else []
     errors = schema_errors(output, case, article)
     length, length_problem = (
         length_check(data, case, article) if output is not None else (None, "no output")
     )
+    translation = None
+    if case.task is Task.TRANSLATE and output is not None:
+        translation = score_translation(
+            data, article, case.reference_text(), case.source_language, case.output_language
+        )
 
-    result = Grade(case.id, facts, forbidden, languages, unsupported, errors, length, {})
-    wrong = {k: v for k, v in languages.items() if v != "ok"}
-    found = [f.id for f in forbidden if f.found]
-    missing_critical = [f.id for f in facts if f.critical and not f.present]
-    result.checks = {
+    result = Grade(
+        case.id, facts, forbidden, languages, unsupported, errors, length, {}, translation
+    )
+    result.checks = _checks(result, limits, output is not None, length_problem)
+    if case.task is Task.TRANSLATE:
+        result.checks["translation"] = _translation_check(translation, limits)
+    return result
+
+
+def _checks(
+    result: Grade, limits: Thresholds, produced: bool, length_problem: str
+) -> dict[str, CheckResult]:
+    wrong = {k: v for k, v in result.languages.items() if v != "ok"}
+    found = [f'{f.id} ("{_clip(f.sentence)}")' for f in result.forbidden if f.found]
+    missing_critical = [f.id for f in result.facts if f.critical and not f.present]
+    return {
         "facts": CheckResult(
             "facts",
             result.fact_recall >= limits.min_fact_recall,
@@ -516,16 +417,35 @@ def grade(
         ),
         "forbidden": CheckResult("forbidden", len(found) <= limits.max_forbidden, ", ".join(found)),
         "language": CheckResult(
-            "language",
-            output is not None and not wrong,
-            ", ".join(f"{k}: {v}" for k, v in wrong.items()),
+            "language", produced and not wrong, ", ".join(f"{k}: {v}" for k, v in wrong.items())
         ),
-        "schema": CheckResult("schema", not errors, "; ".join(errors)),
+        "schema": CheckResult("schema", not result.schema_errors, "; ".join(result.schema_errors)),
         "length": CheckResult("length", not length_problem, length_problem),
         "grounding": CheckResult(
             "grounding",
-            output is not None and len(unsupported) <= limits.max_unsupported,
-            ", ".join(unsupported),
+            produced and len(result.unsupported) <= limits.max_unsupported,
+            ", ".join(result.unsupported),
         ),
     }
-    return result
+
+
+def _clip(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _translation_check(score: TranslationScore | None, limits: Thresholds) -> CheckResult:
+    if score is None:
+        return CheckResult("translation", False, "no output")
+    problems = [score.problem] if score.problem else []
+    problems += score.misaligned
+    if score.chrf is not None and score.chrf < limits.min_chrf:
+        problems.append(f"chrF {score.chrf:.1f} (min {limits.min_chrf})")
+    low = [
+        f"{i + 1}: {value:.1f}"
+        for i, value in enumerate(score.paragraph_chrf)
+        if value < limits.min_paragraph_chrf
+    ]
+    if low:
+        problems.append(f"paragraph chrF under {limits.min_paragraph_chrf}: " + ", ".join(low))
+    detail = "; ".join(problems) or (f"chrF {score.chrf:.1f}" if score.chrf is not None else "")
+    return CheckResult("translation", not problems, detail)

@@ -7,12 +7,18 @@ invented name, a wrong weekday, a paragraph left untranslated...) that should fa
 is graded as a model's output would be, with the case's thresholds, and the case verdict
 compared with the label: ``summarize eval --labelled`` prints the confusion table and the
 items the graders get wrong.
+
+With a judge (``--labelled --judge MODEL``) the judge grades the same outputs, and its
+agreement with the labels is recorded in ``evals/judge-agreement.json``: every judged eval
+report prints it, and a judge below ``judge.TRUSTED_AGREEMENT`` stays advisory.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,10 +27,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from summarizer.errors import InputError
 from summarizer.evaluation.cases import Case, default_evals_dir, load_cases
-from summarizer.evaluation.graders import grade
+from summarizer.evaluation.graders import all_text, grade
+from summarizer.evaluation.judge import Judge, judged_pass
 from summarizer.evaluation.runner import load_thresholds
+from summarizer.files import write_atomic
 
 LABELLED_FOLDER = "labelled"
+AGREEMENT_FILE = "judge-agreement.json"
 
 
 class LabelledItem(BaseModel):
@@ -53,6 +62,10 @@ class LabelledVerdict:
     item: LabelledItem
     passed: bool
     failed_checks: tuple[str, ...]
+    # What each failed check found, as the graders put it.
+    details: tuple[str, ...] = ()
+    # The judge's verdict on the whole output, when a judge graded it too.
+    judge_passed: bool | None = None
 
     @property
     def correct(self) -> bool:
@@ -66,6 +79,13 @@ class LabelledReport:
     @property
     def wrong(self) -> list[LabelledVerdict]:
         return [v for v in self.verdicts if not v.correct]
+
+    def judge_agreement(self) -> float | None:
+        """Share of the judged outputs where the judge's verdict matches the label."""
+        judged = [v for v in self.verdicts if v.judge_passed is not None]
+        if not judged:
+            return None
+        return sum(v.judge_passed == (v.item.expect == "pass") for v in judged) / len(judged)
 
     def confusion(self) -> dict[tuple[str, str], int]:
         """(label, graded) -> how many: ("fail", "pass") counts wrong outputs let through."""
@@ -93,6 +113,11 @@ class LabelledReport:
                 f"- {verdict.case_id}/{verdict.item.id} ({verdict.item.kind}): labelled "
                 f"{verdict.item.expect}, {graded}. {verdict.item.why}"
             )
+            lines.extend(f"    - {detail}" for detail in verdict.details)
+        agreement = self.judge_agreement()
+        if agreement is not None:
+            judged = sum(v.judge_passed is not None for v in self.verdicts)
+            lines.append(f"Judge agreement with the labels: {agreement:.1%} of {judged} outputs")
         return "\n".join(lines)
 
 
@@ -111,8 +136,11 @@ def load_labelled(case: Case, evals_dir: Path) -> list[LabelledItem]:
         raise InputError(f"{path} is not a labelled-outputs file: {exc}", path=str(path)) from exc
 
 
-def grade_labelled(evals_dir: Path | None = None, pattern: str = "*") -> LabelledReport:
-    """Grade every labelled output of the cases matching ``pattern``."""
+def grade_labelled(
+    evals_dir: Path | None = None, pattern: str = "*", judge: Judge | None = None
+) -> LabelledReport:
+    """Grade every labelled output of the cases matching ``pattern`` (and have ``judge``
+    grade it too, when given)."""
     evals_dir = evals_dir or default_evals_dir()
     thresholds = load_thresholds(evals_dir)
     verdicts = []
@@ -123,7 +151,12 @@ def grade_labelled(evals_dir: Path | None = None, pattern: str = "*") -> Labelle
                 case, item.output, article=article, thresholds=thresholds.for_case(case.id)
             )
             failed = tuple(name for name, check in result.checks.items() if not check.passed)
-            verdicts.append(LabelledVerdict(case.id, item, not failed, failed))
+            details = tuple(f"{name}: {result.checks[name].detail}" for name in failed)
+            judged = None
+            if judge is not None:
+                text = all_text(item.output, case.task)
+                judged = judged_pass(case, judge.verdicts(case, text, article))
+            verdicts.append(LabelledVerdict(case.id, item, not failed, failed, details, judged))
     if not verdicts:
         raise InputError(
             f"No labelled outputs in {evals_dir / LABELLED_FOLDER} for cases {pattern!r}.",
@@ -131,3 +164,26 @@ def grade_labelled(evals_dir: Path | None = None, pattern: str = "*") -> Labelle
             "with the package: run from the checkout, or pass --evals-dir.",
         )
     return LabelledReport(tuple(verdicts))
+
+
+def record_agreement(evals_dir: Path, model: str, report: LabelledReport) -> Path:
+    """Write ``model``'s measured agreement into ``<evals_dir>/judge-agreement.json``."""
+    agreement = report.judge_agreement()
+    path = evals_dir / AGREEMENT_FILE
+    recorded = load_agreements(evals_dir)
+    recorded[model] = {
+        "agreement": round(agreement or 0.0, 4),
+        "outputs": sum(v.judge_passed is not None for v in report.verdicts),
+        "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_atomic(path, json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def load_agreements(evals_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every judge's recorded agreement with the labelled outputs, by model."""
+    path = evals_dir / AGREEMENT_FILE
+    if not path.exists():
+        return {}
+    data: dict[str, dict[str, Any]] = json.loads(path.read_text("utf-8"))
+    return data
