@@ -261,6 +261,8 @@ def request_key(request: ChatRequest, *, article: str, options: Mapping[str, Any
         "temperature": request.temperature,
         "options": dict(options),
     }
+    if request.seed is not None:  # unset keeps the keys of earlier versions
+        payload["seed"] = request.seed
     encoded = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(encoded.encode()).hexdigest()
 

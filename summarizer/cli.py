@@ -497,7 +497,8 @@ def _serve(options: Options) -> None:
         "repeat": own_option(
             int,
             "--repeat",
-            help="Run each case N times and report stability. [default: 1]",
+            help="Run each case N times and report stability; runs after the first sample at "
+            "temperature 0.3 with their own seed, standing in for other machines. [default: 1]",
             default=1,
             min=1,
         ),
@@ -548,7 +549,7 @@ def _eval(options: Options) -> bool:
 
     extra = dict(options.extra)
     if extra.pop("labelled"):
-        return _eval_graders(extra["evals_dir"], extra["cases"])
+        return _eval_graders(options, extra)
     eval_options = EvalOptions(**extra)
     # The suite measures the model: it is always called, never answered from the cache
     # (whose key for an embedded model does not cover llama.cpp's version or decoding).
@@ -563,10 +564,16 @@ def _eval(options: Options) -> bool:
     return result.suite.gate.passed
 
 
-def _eval_graders(evals_dir: Path | None, cases: str) -> bool:
-    from summarizer.evaluation.labelled import grade_labelled
+def _eval_graders(options: Options, extra: dict[str, Any]) -> bool:
+    from summarizer.evaluation.suite import run_labelled
 
-    report = grade_labelled(evals_dir, cases)
+    judge = extra["judge"]
+    if judge is None:
+        report = run_labelled(None, extra["evals_dir"], extra["cases"])
+    else:
+        settings = options.settings().model_copy(update={"cache": False})
+        with _summarizer(settings, concurrency=1) as summarizer:
+            report = run_labelled(summarizer, extra["evals_dir"], extra["cases"], judge)
     typer.echo(report.text())
     return not report.wrong
 

@@ -431,6 +431,8 @@ class LiteLLMClient:
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
         }
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
         level = self._format_level.get(request.model, 0)
         if request.response_schema is not None and _FORMATS[level] == "json_schema":
             kwargs["response_format"] = {

@@ -26,6 +26,9 @@ class ChatRequest:
     schema_name: str = "response"
     max_tokens: int = 2048
     temperature: float = 0.0
+    # The sampler's seed, where the backend takes one (the embedded models; providers that
+    # accept ``seed``). Only the eval's perturbed repeats set it.
+    seed: int | None = None
 
 
 @dataclass(frozen=True)

@@ -732,6 +732,7 @@ class LocalClient:
                 json_schema=request.response_schema,
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
+                seed=request.seed or 0,
                 on_token=on_token,
             )
         except ValueError as exc:  # llama-cpp-python's way of refusing a request

@@ -48,7 +48,17 @@ _SAMPLES: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
     ("translate", ROLES, {"paragraphs": [], **_LANGUAGES}),
     ("repair", ("user",), {"problem": "it was not JSON", "errors": ["title: missing"]}),
     ("repair", ("user",), {"problem": "it was not JSON", "errors": []}),
-    ("judge", ROLES, {"fact": "Fakta.", "output": "Teks.", "output_language_name": "English"}),
+    (
+        "judge",
+        ROLES,
+        {
+            "article": "Artikel.",
+            "forbidden": ["Klaim."],
+            "fact": "Fakta.",
+            "output": "Teks.",
+            "output_language_name": "English",
+        },
+    ),
 )
 
 

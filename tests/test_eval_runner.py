@@ -59,6 +59,9 @@ def evals_copy(tmp_path: Path) -> Path:
         )
         article = case.article_path()
         (target / "articles" / article.name).write_text(article.read_text("utf-8"), "utf-8")
+        if case.reference_translation is not None:
+            reference = case.article_path().parent / Path(case.reference_translation).name
+            (target / "articles" / reference.name).write_text(reference.read_text("utf-8"))
     (target / "thresholds.yaml").write_text((EVALS / "thresholds.yaml").read_text("utf-8"))
     return target
 
@@ -310,12 +313,17 @@ def test_bad_options_are_usage_errors(options: dict[str, Any], message: str) -> 
 def test_template_hash_covers_the_templates_in_use(tmp_path: Path) -> None:
     builtin = template_sha256()
     partial = tmp_path / "prompts"
-    (partial / "judge").mkdir(parents=True)
-    system = default_prompts_dir() / "judge" / "system.j2"
-    (partial / "judge" / "system.j2").write_text(system.read_text("utf-8"), "utf-8")
+    (partial / "summarize").mkdir(parents=True)
+    system = default_prompts_dir() / "summarize" / "system.j2"
+    (partial / "summarize" / "system.j2").write_text(system.read_text("utf-8"), "utf-8")
     assert template_sha256(partial) == builtin  # the same file in place of the built-in one
-    (partial / "judge" / "system.j2").write_text("Judge strictly.", "utf-8")
+    (partial / "summarize" / "system.j2").write_text("Summarize.", "utf-8")
     assert template_sha256(partial) != builtin
+    # The judge grades outputs and makes none: its prompt is not the model's baseline's.
+    (partial / "judge").mkdir()
+    (partial / "judge" / "system.j2").write_text("Judge strictly.", "utf-8")
+    (partial / "summarize" / "system.j2").write_text(system.read_text("utf-8"), "utf-8")
+    assert template_sha256(partial) == builtin
 
 
 def test_cli_regrades_a_results_file(evals_copy: Path, tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ def test_a_request_reaches_the_model_with_its_schema_and_limits(model: FakeModel
             "json_schema": {"type": "object"},
             "max_tokens": 77,
             "temperature": 0.2,
+            "seed": 0,  # the request set none: llama.cpp's fixed default
             "on_token": None,  # nobody asked for progress
         }
     ]

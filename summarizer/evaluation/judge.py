@@ -1,8 +1,11 @@
 """Optional model-graded check: a judge model gives an A-E verdict per reference fact.
 
 The rubric follows openai/evals ``modelgraded/fact.yaml`` (D = contradiction) and lives in
-``prompts/judge/``. Judge verdicts are recorded next to the deterministic ones; they never
-replace them and never decide whether a case passes.
+``prompts/judge/``. The judge sees the article, the case's forbidden claims, the fact and
+the output. Judge verdicts are recorded next to the deterministic ones and never replace
+them; how far to trust them is measured on the labelled outputs (``agreement.py``), and
+until a judge agrees with the labels on at least ``TRUSTED_AGREEMENT`` of them its
+verdicts stay advisory.
 
 Each verdict is one structured call (``structured.ask``: validated, re-asked with the
 ``repair`` prompt when it does not fit ``JudgeAnswer``), like every other JSON answer.
@@ -25,6 +28,8 @@ from summarizer.structured import CallRecord, Question, ask
 
 Verdict = Literal["A", "B", "C", "D", "E"]
 SUPPORTED = frozenset({"A", "B"})
+# A judge whose verdicts agree with the labelled outputs' labels this often may gate.
+TRUSTED_AGREEMENT = 0.9
 JUDGE_MAX_TOKENS = 200
 
 
@@ -55,9 +60,12 @@ class Judge:
     client: LLMClient
     prompts_dir: Path | None = None
 
-    def verdicts(self, case: Case, output_text: str) -> list[JudgeVerdict]:
+    def verdicts(
+        self, case: Case, output_text: str, article: str | None = None
+    ) -> list[JudgeVerdict]:
         """One verdict per reference fact of ``case`` on ``output_text``; see ``judge_facts``."""
-        return [_judge_fact(case, fact, output_text, self) for fact in case.reference_facts]
+        source = case.article_text() if article is None else article
+        return [_judge_fact(case, fact, output_text, source, self) for fact in case.reference_facts]
 
 
 def judge_facts(
@@ -80,13 +88,26 @@ def judge_facts(
     return Judge(model, client, prompts_dir).verdicts(case, output_text)
 
 
-def _judge_fact(case: Case, fact: Fact, output_text: str, judge: Judge) -> JudgeVerdict:
+def judged_pass(case: Case, verdicts: list[JudgeVerdict]) -> bool:
+    """The judge's verdict on a whole output: every critical fact stated (A or B) and no
+    fact contradicted (D). Compared with the labelled outputs' labels for agreement."""
+    critical = {f.id for f in case.reference_facts if f.critical}
+    return all(v.supported for v in verdicts if v.fact_id in critical) and not any(
+        v.verdict == "D" for v in verdicts
+    )
+
+
+def _judge_fact(
+    case: Case, fact: Fact, output_text: str, article: str, judge: Judge
+) -> JudgeVerdict:
     question = Question(
         task="judge",
         model=judge.model,
         messages=render(
             "judge",
             judge.prompts_dir,
+            article=article,
+            forbidden=[item.statement for item in case.forbidden],
             fact=fact.statement,
             output=output_text,
             output_language_name=language_name(case.output_language),

@@ -7,6 +7,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from summarizer.evaluation.cases import model_slug
+from summarizer.evaluation.judge import TRUSTED_AGREEMENT
 from summarizer.evaluation.runner import SuiteResult
 from summarizer.files import write_atomic
 
@@ -120,7 +121,7 @@ def markdown(suite: SuiteResult) -> str:
         f"# Eval report: {suite.model}",
         "",
         f"- started: {suite.started}, {suite.wall_s:.0f} s, repeat {suite.repeat}",
-        f"- judge: {suite.judge or 'none'}",
+        f"- judge: {suite.judge or 'none'}" + _agreement(suite),
         f"- prompt templates sha256: `{suite.template_sha256[:16]}`",
         f"- tokens: {usage['input_tokens']} in, {usage['output_tokens']} out; cost {cost}",
         f"- verdict stability: {suite.stability():.2%} of verdicts identical over all repeats",
@@ -198,3 +199,15 @@ def write_reports(suite: SuiteResult, directory: Path) -> dict[str, Path]:
     write_atomic(paths["markdown"], markdown(suite))
     write_atomic(paths["junit"], junit_xml(suite))
     return paths
+
+
+def _agreement(suite: SuiteResult) -> str:
+    if suite.judge is None:
+        return ""
+    if suite.judge_agreement is None:
+        return (
+            " (agreement with the labelled outputs never measured: advisory; measure it "
+            f"with summarize eval --labelled --judge {suite.judge})"
+        )
+    trust = "gating" if suite.judge_agreement >= TRUSTED_AGREEMENT else "advisory"
+    return f" (agrees with the labelled outputs on {suite.judge_agreement:.1%}: {trust})"

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from summarizer import backends
 from summarizer.errors import UsageError
@@ -27,7 +27,13 @@ from summarizer.evaluation.cases import (
     load_cases,
     packaged_evals_dir,
 )
-from summarizer.evaluation.judge import Judge
+from summarizer.evaluation.judge import TRUSTED_AGREEMENT, Judge, judged_pass
+from summarizer.evaluation.labelled import (
+    LabelledReport,
+    grade_labelled,
+    load_agreements,
+    record_agreement,
+)
 from summarizer.evaluation.runner import (
     Generate,
     SuiteResult,
@@ -64,7 +70,8 @@ class EvalOptions:
 
     Attributes:
         cases: glob over case ids (``--cases``).
-        repeat: runs of each case, for verdict stability (``--repeat``).
+        repeat: runs of each case, for verdict stability and the baseline's spread
+            (``--repeat``); runs after the first are perturbed (``PerturbedClient``).
         evals_dir: the suite's data (``--evals-dir``); default: ``default_evals_dir()``.
         output_dir: where reports go (``--output-dir``); default: ``./eval-results``.
         regrade: grade the outputs of this results file instead of calling the model.
@@ -150,9 +157,42 @@ def run_eval(
         check_thresholds=options.gate in ("all", "thresholds"),
         check_baseline=options.gate in ("all", "baseline"),
     )
+    if suite.judge is not None:
+        _judge_trust(suite, load_agreements(evals_dir).get(suite.judge))
     paths = report.write_reports(suite, options.reports_dir)
     _print_results(suite, paths, written, echo or _stdout)
     return EvalRun(suite, paths, written)
+
+
+def _judge_trust(suite: SuiteResult, recorded: dict[str, Any] | None) -> None:
+    """Say how far the judge can be trusted, and let a trusted one gate: a case whose
+    output the judge finds missing a critical fact or contradicting one fails."""
+    suite.judge_agreement = float(recorded["agreement"]) if recorded else None
+    if suite.judge_agreement is None or suite.judge_agreement < TRUSTED_AGREEMENT:
+        return
+    for case in suite.cases:
+        failed = [a for a in case.attempts if a.judge and not judged_pass(case.case, a.judge)]
+        if failed:
+            suite.gate.threshold_failures.append(
+                f"{case.case.id}: the judge ({suite.judge_agreement:.0%} agreement) finds a "
+                "critical fact missing or contradicted"
+            )
+
+
+def run_labelled(
+    summarizer: Summarizer | None,
+    evals_dir: Path | None,
+    cases: str,
+    judge_model: str | None = None,
+) -> LabelledReport:
+    """Grade the labelled outputs (``--labelled``); with ``judge_model``, have it judge them
+    too and record its agreement with the labels (``evals/judge-agreement.json``)."""
+    folder = evals_dir or default_evals_dir()
+    judge = _judge(summarizer, EvalOptions(judge=judge_model)) if judge_model else None
+    result = grade_labelled(folder, cases, judge)
+    if judge is not None:
+        record_agreement(folder, judge.model, result)
+    return result
 
 
 def _evals_dir(options: EvalOptions) -> Path:
