@@ -138,3 +138,26 @@ def test_a_case_that_never_passed_may_keep_failing_differently() -> None:
         _run(_good() | {"measles-campaign-en-fr": broken}), recorded, check_thresholds=False
     )
     assert gate.passed, gate.baseline_failures
+
+
+def test_a_contradiction_in_one_repeat_only_is_recorded() -> None:
+    """Repeats differ: one makes a contradiction the others do not. The stability table and
+    the baseline take the verdict as absent in the other repeats, and a later run that makes
+    the same contradiction is no new hit."""
+    good = _good()
+    contradicting = copy.deepcopy(good["antalya-talks-id-en"])
+    contradicting["key_points"].append("Kuleba said Ukraine will surrender.")
+
+    def generate(case: Case, article: str, index: int) -> Any:
+        output = contradicting if case.id == "antalya-talks-id-en" and index == 1 else good[case.id]
+        return copy.deepcopy(output), None, None
+
+    suite = run_suite(_cases(), model="test/model", generate=generate, repeat=3)
+    stability = suite.cases[0].stability()
+    assert stability["forbidden:contradicts-not-surrender"] == pytest.approx(2 / 3)
+    recorded = baseline_record(suite)
+    assert recorded["per_case"]["antalya-talks-id-en"]["passed"] == [True, False, True]
+    rerun = apply_gate(
+        _run(good | {"antalya-talks-id-en": contradicting}), recorded, check_thresholds=False
+    )
+    assert not any("new contradiction hit" in f for f in rerun.baseline_failures)

@@ -76,7 +76,12 @@ def fact_table(suite: SuiteResult) -> str:
         stability = result.stability()
         for index, fact in enumerate(result.case.reference_facts):
             verdicts = "".join(
-                "+" if a.grade.facts[index].present else "-" for a in result.attempts
+                "x"
+                if a.grade.facts[index].contradicted
+                else "+"
+                if a.grade.facts[index].present
+                else "-"
+                for a in result.attempts
             )
             judged = " ".join(
                 v[index].verdict if (v := a.judge) is not None else "." for a in result.attempts
@@ -101,7 +106,9 @@ def fact_table(suite: SuiteResult) -> str:
                     "",
                 ]
             )
-    return _table(["case", "fact", "verdicts (+ present)", "stability", "judge"], rows)
+    return _table(
+        ["case", "fact", "verdicts (+ present, x contradicted)", "stability", "judge"], rows
+    )
 
 
 def gate_text(suite: SuiteResult) -> str:

@@ -153,8 +153,9 @@ class CaseResult:
         """Per verdict, the share of repeats that agree with the most common answer."""
         runs = [self.verdict_keys(a) for a in self.attempts]
         result: dict[str, float] = {}
-        for key in runs[0]:
-            values = [r[key] for r in runs]
+        # A contradiction is a verdict only in the runs that made one: absent is False.
+        for key in dict.fromkeys(k for r in runs for k in r):
+            values = [r.get(key, False) for r in runs]
             result[key] = max(values.count(True), values.count(False)) / len(values)
         return result
 
