@@ -67,6 +67,7 @@ class LocalProvider(CustomLLM):
                 response_schema=(response_format.get("json_schema") or {}).get("schema"),
                 max_tokens=int(params.get("max_tokens") or 1024),
                 temperature=float(params.get("temperature") or 0.0),
+                seed=int(params["seed"]) if params.get("seed") is not None else None,
             )
         )
         response: ModelResponse = kwargs["model_response"]

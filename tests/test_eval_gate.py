@@ -161,3 +161,9 @@ def test_a_contradiction_in_one_repeat_only_is_recorded() -> None:
         _run(good | {"antalya-talks-id-en": contradicting}), recorded, check_thresholds=False
     )
     assert not any("new contradiction hit" in f for f in rerun.baseline_failures)
+
+
+def test_changed_cases_fail_the_gate(baseline: dict[str, Any]) -> None:
+    stale = baseline | {"cases_sha256": "0" * 64}
+    gate = apply_gate(_run(_good()), stale, check_thresholds=False)
+    assert any("the cases" in f and "changed" in f for f in gate.baseline_failures)

@@ -336,3 +336,26 @@ def test_grounding(sentence: str, flagged: list[str]) -> None:
     case, article = _antalya()
     output = {"title": "Talks", "summary": sentence, "key_points": []}
     assert unsupported_items(output, case, article) == flagged
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The blaze gutted 146 of the market's 400 kiosks.",
+        "There were 146 kiosks destroyed, up from 41 kiosks last year.",
+    ],
+)
+def test_a_total_or_a_comparison_is_no_contradiction(text: str) -> None:
+    assert not other_value([["146"], ["kiosk"]], Unit.read(text, "en"))
+
+
+def test_a_cue_reaches_only_the_words_after_it() -> None:
+    unit = Unit.read("A ceasefire was agreed without conditions.", "en")
+    reading = read_evidence([["ceasefire"], ["agreed"]], unit)
+    assert reading is not None and not reading.negated
+
+
+def test_grading_a_malformed_output_fails_it_without_crashing() -> None:
+    case, article = _antalya()
+    for output in ({"key_points": 5, "summary": 3}, {"entities": "x", "dates": [1]}):
+        assert not grade(case, output, article=article).passed

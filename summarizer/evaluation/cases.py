@@ -67,7 +67,8 @@ class Fact(_Strict):
     statement: str = Field(min_length=1)
     evidence: Evidence
     # Other ways of saying the same fact: whole evidence sets, any one of which suffices
-    # (with the fact's polarity), or {evidence, polarity} for one stated the other way.
+    # (with the fact's polarity), or {evidence, polarity} with its own polarity (none:
+    # the set states the fact whether negated or not).
     paraphrases: list[Evidence | Paraphrase] = Field(default_factory=list)
     # negative: the fact says something did not happen, so a sentence stating it without
     # negation contradicts it; positive: a sentence stating it negated contradicts it.

@@ -41,6 +41,8 @@ from summarizer.evaluation.normalize import (
 )
 from summarizer.tasks import Task
 
+# Evidence words shorter than this match whole words (or lemmas) only, not as prefixes.
+MIN_STEM = 4
 # How far apart, in words, a number or date and its subject word may be in one clause.
 BIND_WINDOW = 12
 # Another number contradicts a fact only when it is written right next to the subject
@@ -48,6 +50,11 @@ BIND_WINDOW = 12
 CONTRADICTION_WINDOW = 2
 # Years are written next to many subjects; a year never contradicts a counted fact.
 _YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
 
 # Negation cues, folded, per language. A clause with one of them is negated.
 NEGATION_CUES: dict[str, frozenset[str]] = {
@@ -61,9 +68,17 @@ NEGATION_CUES: dict[str, frozenset[str]] = {
         "es": "no nunca jamas sin ningun ninguna ninguno nadie nada ni tampoco",
         "pt": "nao nunca jamais sem nenhum nenhuma ninguem nada nem",
         "de": "nicht kein keine keiner keinen keinem keines nie niemals niemand nichts ohne",
-        "it": "non mai nessun nessuno nessuna niente nulla senza ne",
+        "it": "non mai nessun nessuno nessuna niente nulla senza",
     }.items()
 }
+# Negative pronouns and quantifiers deny their whole clause, wherever they stand ("the fire
+# killed nobody"); the other cues (particles, "without") deny only what follows them, within
+# NEGATION_REACH words ("agreed without conditions" still says it was agreed).
+CLAUSE_CUES = _word_set(
+    "nobody none nothing zero nol aucun aucune rien nadie nada ninguno ninguna ningun "
+    "ninguem nenhum nenhuma niemand nichts nessuno niente nulla"
+)
+NEGATION_REACH = 6
 # Two-word cues: "ruled out", "rule out".
 NEGATION_PAIRS: dict[str, frozenset[tuple[str, str]]] = {
     "en": frozenset({("ruled", "out"), ("rules", "out"), ("rule", "out"), ("no", "one")}),
@@ -140,6 +155,33 @@ def _prepare(text: str, language: str) -> str:
     return re.sub(r"\bn'(?=\w)", "ne ", folded)
 
 
+# Where a number stops binding to its subject: semicolons and contrasting conjunctions
+# ("146 traders fled, but their kiosks burned"), not commas ("met on Thursday, 10 March").
+_SEGMENT_PUNCTUATION = re.compile(r"[;()\[\]]")
+_AND = frozenset({"and", "dan", "serta", "et", "y", "e", "und"})
+
+
+def _boundaries(
+    prepared: str,
+    tokens: list[str],
+    starts: list[int],
+    punctuation: re.Pattern[str],
+    language: str,
+    with_and: bool,
+) -> list[int]:
+    """The clause (or segment) number of every token."""
+    found, current, position = [], 0, 0
+    breaks = [m.start() for m in punctuation.finditer(prepared)]
+    words = CLAUSE_WORDS.get(language, frozenset())
+    for i, token in enumerate(tokens):
+        while position < len(breaks) and breaks[position] < starts[i]:
+            current, position = current + 1, position + 1
+        if token in words and i and (with_and or token not in _AND):
+            current += 1
+        found.append(current)
+    return found
+
+
 @dataclass
 class Unit:
     """One sentence or list item of an output, read once for every fact and claim."""
@@ -150,6 +192,7 @@ class Unit:
     tokens: list[str]
     starts: list[int]
     clause: list[int]
+    segment: list[int]
     cues: list[int]
     contrasts: list[tuple[int, int]]
     numbers: list[tuple[int, frozenset[float], str]]
@@ -161,16 +204,9 @@ class Unit:
         prepared = _prepare(text, language)
         matches = list(_WORD.finditer(prepared))
         tokens, starts = [m.group(0) for m in matches], [m.start() for m in matches]
-        clause, current, position = [], 0, 0
-        breaks = [m.start() for m in _CLAUSE_PUNCTUATION.finditer(prepared)]
-        clause_words = CLAUSE_WORDS.get(language, frozenset())
-        for i, token in enumerate(tokens):
-            while position < len(breaks) and breaks[position] < starts[i]:
-                current, position = current + 1, position + 1
-            if token in clause_words and i:
-                current += 1
-            clause.append(current)
-        unit = cls(field, index, text, tokens, starts, clause, [], [], [], [], language)
+        clause = _boundaries(prepared, tokens, starts, _CLAUSE_PUNCTUATION, language, True)
+        segment = _boundaries(prepared, tokens, starts, _SEGMENT_PUNCTUATION, language, False)
+        unit = cls(field, index, text, tokens, starts, clause, segment, [], [], [], [], language)
         unit._find_cues()
         unit._find_numbers(prepared)
         return unit
@@ -206,11 +242,16 @@ class Unit:
         return max(len(self.tokens) - 1, 0)
 
     def negated(self, position: int, ignore: set[int]) -> bool:
-        """Whether the word at ``position`` is denied in its clause (cues in ``ignore``,
-        the matched evidence's own words, do not count)."""
+        """Whether the word at ``position`` is denied in its clause: by a negative pronoun
+        anywhere in it, or by a cue a few words before it (cues in ``ignore``, the matched
+        evidence's own words, do not count)."""
         clause = self.clause[position] if self.tokens else 0
-        if any(self.clause[c] == clause and c not in ignore for c in self.cues):
-            return True
+        for cue in self.cues:
+            if cue in ignore or self.clause[cue] != clause:
+                continue
+            pronoun = self.tokens[cue] in CLAUSE_CUES or self.tokens[cue : cue + 2] == ["no", "one"]
+            if pronoun or 0 < position - cue <= NEGATION_REACH:
+                return True
         return any(
             self.clause[start] == clause and end <= position and start not in ignore
             for start, end in self.contrasts
@@ -229,10 +270,15 @@ def _word_matches(term: str, unit: Unit) -> list[tuple[int, int]]:
         for offset, word in enumerate(words):
             token = unit.tokens[i + offset]
             last = offset == len(words) - 1
-            if token == word or (last and token.startswith(word)):
+            # A stem of under four letters would match too much ("ban" in "bank").
+            prefix = last and len(word) >= MIN_STEM
+            if token == word or (prefix and token.startswith(word)):
                 continue
+            # By lemma only when the evidence gives a base form: "mogok" matches "pemogokan",
+            # but "reached" (written inflected on purpose) does not match "could reach".
             token_lemma = lemma(token, unit.language)
-            if token_lemma == lemma(word, unit.language) or (last and token_lemma.startswith(word)):
+            base = lemma(word, unit.language) == word
+            if (base and token_lemma == word) or (prefix and token_lemma.startswith(word)):
                 continue
             ok = False
             break
@@ -281,8 +327,10 @@ class Reading:
 
 def _group_spans(group: list[str], unit: Unit) -> tuple[str, list[tuple[int, int]]]:
     terms = _terms(tuple(group))
-    kinds = {t.kind for t in terms}
-    kind = "word" if "word" in kinds else kinds.pop()
+    kinds = [t.kind for t in terms]
+    # A group with words is a word group; else the kind of its first term (a group mixing
+    # numbers and dates is read as its first term's kind, the same in every process).
+    kind = "word" if "word" in kinds else kinds[0]
     return kind, [span for t in terms for span in t.matches(unit)]
 
 
@@ -351,7 +399,11 @@ def read_evidence(evidence: Evidence, unit: Unit) -> Reading | None:
             nearest = [_nearest(a, _mentions(kind, unit), BIND_WINDOW) for a in anchors]
             if not any(n is not None and _says(kind, n, terms) for n in nearest):
                 return None
-        elif not any(_distance(s, a) <= BIND_WINDOW for s, _ in spans for a in anchors):
+        elif not any(
+            _distance(s, a) <= BIND_WINDOW and unit.segment[s] == unit.segment[a[0]]
+            for s, _ in spans
+            for a in anchors
+        ):
             return None
     words = [spans for kind, spans in groups if kind == "word"]
     matched = {i for _, spans in groups for s, e in spans for i in range(s, e)}
@@ -394,14 +446,23 @@ def other_value(evidence: Evidence, unit: Unit) -> str | None:
             continue
         own = _terms(tuple(evidence[i])) if paired else _terms(every)
         percent = any(_is_percent(t) for t in evidence[i])
+        own_spans = [s for s, _ in groups[i][1]]
+        if any(
+            0 < s + 1 < len(unit.tokens) and unit.tokens[s + 1] in _COMPARISON for s in own_spans
+        ):
+            continue  # "146 of the 400 kiosks": the other number is the whole
         for start, end in groups[subject][1]:
-            close = [
-                (position, said)
-                for position, said in _close_mentions(kind, unit, start, end, percent)
-            ]
+            close = _close_mentions(kind, unit, start, end, percent)
             if close and not any(_says(kind, said, own) for _, said in close):
                 return unit.text
     return None
+
+
+# A number after these is a point of comparison or a total ("up from 41 cases", "146 of
+# the market's 400 kiosks"), not another value for the fact.
+_COMPARISON = _word_set(
+    "from than of versus vs out dari daripada sebelumnya de sur contre desde frente"
+)
 
 
 def _close_mentions(
@@ -411,6 +472,8 @@ def _close_mentions(
     found = []
     for position, said in _mentions(kind, unit):
         if unit.clause[position] != unit.clause[start]:
+            continue
+        if position and unit.tokens[position - 1] in _COMPARISON:
             continue
         before = 0 < start - position <= CONTRADICTION_WINDOW
         after = 0 < position - end + 1 <= CONTRADICTION_WINDOW + 1 and percent
@@ -425,7 +488,12 @@ def _close_mentions(
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value or [] if isinstance(v, dict)]
+    return [v for v in as_list(value) if isinstance(v, dict)]
+
+
+def as_list(value: Any) -> list[Any]:
+    """A list field of an output, or nothing when a malformed output has something else."""
+    return list(value) if isinstance(value, list) else []
 
 
 def units(output: dict[str, Any], task: Task, language: str) -> list[Unit]:
@@ -437,12 +505,12 @@ def units(output: dict[str, Any], task: Task, language: str) -> list[Unit]:
         found.extend(Unit.read(p, language, field, index) for p in pieces if p.strip())
 
     if task is Task.TRANSLATE:
-        for index, paragraph in enumerate(output.get("paragraphs") or []):
+        for index, paragraph in enumerate(as_list(output.get("paragraphs"))):
             add("paragraphs", str(paragraph), index)
         return found
     add("title", str(output.get("title") or ""), split=False)
     add("summary", str(output.get("summary") or ""))
-    for index, point in enumerate(output.get("key_points") or []):
+    for index, point in enumerate(as_list(output.get("key_points"))):
         add("key_points", str(point), index)
     for index, entity in enumerate(_dicts(output.get("entities"))):
         text = f"{entity.get('name', '')} ({entity.get('description', '') or ''})"

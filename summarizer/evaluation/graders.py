@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from summarizer.clean import clean_article
 from summarizer.detect import SAME_LANGUAGE, detect_among
 from summarizer.evaluation.cases import Case, Evidence, Fact, Polarity
-from summarizer.evaluation.claims import Unit, other_value, read_evidence, units
+from summarizer.evaluation.claims import Unit, as_list, other_value, read_evidence, units
 from summarizer.evaluation.grounding import unsupported_items
 from summarizer.evaluation.translation import TranslationScore, score_translation
 from summarizer.schema import SummaryDraft, TranslationDraft
@@ -174,12 +174,12 @@ class Grade:
 def text_fields(output: dict[str, Any], task: Task) -> dict[str, str]:
     """The output's prose, by field."""
     if task is Task.TRANSLATE:
-        paragraphs = output.get("paragraphs") or []
+        paragraphs = as_list(output.get("paragraphs"))
         return {"paragraphs": "\n".join(str(p) for p in paragraphs)}
     fields = {
         "title": str(output.get("title") or ""),
         "summary": str(output.get("summary") or ""),
-        "key_points": "\n".join(str(p) for p in output.get("key_points") or []),
+        "key_points": "\n".join(str(p) for p in as_list(output.get("key_points"))),
         "quotes": "\n".join(str(q.get("text", "")) for q in _dicts(output.get("quotes"))),
         "entities": "\n".join(
             f"{e.get('name', '')}: {e.get('description', '')}"
@@ -193,7 +193,7 @@ def text_fields(output: dict[str, Any], task: Task) -> dict[str, str]:
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value or [] if isinstance(v, dict)]
+    return [v for v in as_list(value) if isinstance(v, dict)]
 
 
 def all_text(output: dict[str, Any], task: Task) -> str:
@@ -284,7 +284,7 @@ def schema_errors(output: dict[str, Any] | None, case: Case, article: str) -> li
     for name in case.constraints.required_fields:
         if not output.get(name):
             errors.append(f"{name}: required and empty")
-    points = [str(p) for p in output.get("key_points") or []]
+    points = [str(p) for p in as_list(output.get("key_points"))]
     keywords = [p for p in points if len(re.findall(r"\w+", p)) < MIN_KEY_POINT_WORDS]
     if points and len(keywords) * 2 >= len(points):
         errors.append(
@@ -365,6 +365,8 @@ def grade(
     """Run every deterministic grader on ``output`` (None: the model produced nothing valid)."""
     article = case.article_text() if article is None else article
     limits = thresholds or Thresholds()
+    if output is not None and not isinstance(output, dict):
+        output = None  # a replayed or hand-written output that is no JSON object
     data = output or {}
     read = units(data, case.task, case.output_language)
     facts = [fact_verdict(fact, read) for fact in case.reference_facts]

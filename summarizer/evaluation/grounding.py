@@ -148,20 +148,20 @@ class ArticleIndex:
         for alias in case.aliases:
             self.words |= set(re.findall(r"\w+", fold(alias)))
         self.words |= _cldr_translations(article, source, target)
+        # Read the source language's way: English "1,800" is 1800, never 1.8.
         self.numbers = number_values(prepared, unscaled=True, language=source)
-        self.numbers |= number_values(article, unscaled=True)  # "1,500" read both ways too
         for match in _RANGE.finditer(prepared):
             scaled = number_values(match["second"], language=source)
             base = number_values(match["second"].split()[0] if " " in match["second"] else "")
             for value in number_values(match["first"], language=source):
-                self.numbers |= {round(value * s / b, 6) for s in scaled for b in base if b}
+                self.numbers |= {float(f"{value * s / b:.9g}") for s in scaled for b in base if b}
         mentions = date_mentions(article)
         self.dates = {iso for m in mentions for iso in m.readings}
         self.month_days = {m.month_day for m in mentions if m.month_day}
         self.month_days |= {(int(iso[5:7]), int(iso[8:10])) for iso in self.dates}
         # A date the article gives without its year ("Jumat (24/2)", "August 10th") may
-        # be written in full with a year the article, or its publication, gives.
-        self.years = {int(y) for y in re.findall(r"\b(?:19|20)\d\d\b", article)}
+        # be written in full with the year of its publication, or of its full dates.
+        self.years = {int(iso[:4]) for iso in self.dates}
         if case.source is not None and case.source.published[:4].isdigit():
             self.years.add(int(case.source.published[:4]))
         self.weekdays = {date.fromisoformat(iso).weekday() for iso in self.dates}

@@ -92,8 +92,9 @@ def judged_pass(case: Case, verdicts: list[JudgeVerdict]) -> bool:
     """The judge's verdict on a whole output: every critical fact stated (A or B) and no
     fact contradicted (D). Compared with the labelled outputs' labels for agreement."""
     critical = {f.id for f in case.reference_facts if f.critical}
-    return all(v.supported for v in verdicts if v.fact_id in critical) and not any(
-        v.verdict == "D" for v in verdicts
+    # "?" (the judge gave no usable answer) is no verdict either way.
+    return all(v.supported or v.verdict == "?" for v in verdicts if v.fact_id in critical) and (
+        not any(v.verdict == "D" for v in verdicts)
     )
 
 

@@ -166,7 +166,9 @@ def grade_labelled(
     return LabelledReport(tuple(verdicts))
 
 
-def record_agreement(evals_dir: Path, model: str, report: LabelledReport) -> Path:
+def record_agreement(
+    evals_dir: Path, model: str, report: LabelledReport, pattern: str = "*"
+) -> Path:
     """Write ``model``'s measured agreement into ``<evals_dir>/judge-agreement.json``."""
     agreement = report.judge_agreement()
     path = evals_dir / AGREEMENT_FILE
@@ -174,6 +176,8 @@ def record_agreement(evals_dir: Path, model: str, report: LabelledReport) -> Pat
     recorded[model] = {
         "agreement": round(agreement or 0.0, 4),
         "outputs": sum(v.judge_passed is not None for v in report.verdicts),
+        # Measured on the cases matching this glob; only "*" (all of them) earns trust.
+        "cases": pattern,
         "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     write_atomic(path, json.dumps(recorded, indent=1, sort_keys=True) + "\n")

@@ -109,6 +109,19 @@ def template_sha256(prompts_dir: Path | None = None) -> str:
     return digest.hexdigest()
 
 
+def cases_sha256(cases: Sequence[Case]) -> str:
+    """Hash of what the cases grade against: their files, articles and references. A
+    baseline recorded on other versions of the cases does not gate these."""
+    digest = hashlib.sha256()
+    for case in sorted(cases, key=lambda c: c.id):
+        texts = [case.path.read_text("utf-8") if case.path else "", case.article_text()]
+        texts.append(case.reference_text() or "")
+        for text in texts:
+            digest.update(text.encode())
+            digest.update(b"\x00")
+    return digest.hexdigest()
+
+
 @dataclass
 class Attempt:
     """One run of one case: what the model produced and how it graded."""
@@ -319,7 +332,9 @@ def summarizer_generator(summarizer: Summarizer, model: str | None = None) -> Ge
         if repeat:
             if repeat not in perturbed:
                 client = PerturbedClient(summarizer.client(name), seed=repeat)
-                perturbed[repeat] = Summarizer(summarizer.settings, client=client)
+                perturbed[repeat] = Summarizer(
+                    summarizer.settings, client=client, concurrency=summarizer.concurrency
+                )
             runner = perturbed[repeat]
         try:
             result = runner.run(case.task, article, lang=case.target_language, model=name)
@@ -527,6 +542,12 @@ def _baseline_failures(suite: SuiteResult, baseline: dict[str, Any]) -> list[str
             "run the full suite, or record a new baseline with --update-baseline"
         ]
     failures: list[str] = []
+    recorded_cases = baseline.get("cases_sha256")
+    if recorded_cases and recorded_cases != cases_sha256([c.case for c in suite.cases]):
+        failures.append(
+            "the cases (their facts, articles or references) changed since the baseline was "
+            "recorded; record a new baseline with --update-baseline --repeat 3"
+        )
     recorded_hash = baseline.get("template_sha256")
     if recorded_hash and recorded_hash != suite.template_sha256:
         failures.append(
@@ -586,6 +607,7 @@ def baseline_record(suite: SuiteResult) -> dict[str, Any]:
         "model": suite.model,
         "recorded": suite.started,
         "template_sha256": suite.template_sha256,
+        "cases_sha256": cases_sha256([c.case for c in suite.cases]),
         "repeat": suite.repeat,
         "perturbed_temperature": PERTURBED_TEMPERATURE,
         "cases": sorted(c.case.id for c in suite.cases),

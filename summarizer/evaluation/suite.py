@@ -158,17 +158,21 @@ def run_eval(
         check_baseline=options.gate in ("all", "baseline"),
     )
     if suite.judge is not None:
-        _judge_trust(suite, load_agreements(evals_dir).get(suite.judge))
+        recorded = load_agreements(evals_dir).get(suite.judge)
+        _judge_trust(suite, recorded, gate=options.gate in ("all", "thresholds"))
     paths = report.write_reports(suite, options.reports_dir)
     _print_results(suite, paths, written, echo or _stdout)
     return EvalRun(suite, paths, written)
 
 
-def _judge_trust(suite: SuiteResult, recorded: dict[str, Any] | None) -> None:
-    """Say how far the judge can be trusted, and let a trusted one gate: a case whose
-    output the judge finds missing a critical fact or contradicting one fails."""
+def _judge_trust(suite: SuiteResult, recorded: dict[str, Any] | None, *, gate: bool) -> None:
+    """Say how far the judge can be trusted, and let a trusted one gate (measured on every
+    labelled output, at ``TRUSTED_AGREEMENT`` or more): a case whose output the judge finds
+    missing a critical fact or contradicting one fails."""
     suite.judge_agreement = float(recorded["agreement"]) if recorded else None
-    if suite.judge_agreement is None or suite.judge_agreement < TRUSTED_AGREEMENT:
+    whole_set = recorded is not None and recorded.get("cases", "*") == "*"
+    trusted = suite.judge_agreement is not None and suite.judge_agreement >= TRUSTED_AGREEMENT
+    if not (gate and whole_set and trusted):
         return
     for case in suite.cases:
         failed = [a for a in case.attempts if a.judge and not judged_pass(case.case, a.judge)]
@@ -191,7 +195,7 @@ def run_labelled(
     judge = _judge(summarizer, EvalOptions(judge=judge_model)) if judge_model else None
     result = grade_labelled(folder, cases, judge)
     if judge is not None:
-        record_agreement(folder, judge.model, result)
+        record_agreement(folder, judge.model, result, cases)
     return result
 
 

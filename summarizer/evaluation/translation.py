@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from summarizer.clean import clean_article, split_paragraphs
-from summarizer.evaluation.claims import Unit, sentences
+from summarizer.dates import MONTHS
+from summarizer.evaluation.claims import Unit, as_list, sentences
 from summarizer.evaluation.grounding import (
     UNCHECKED_NUMBERS,
     capitalised_words,
     cldr_name_in,
     is_common_word,
+    weekday_names,
 )
 from summarizer.evaluation.normalize import fold
 
@@ -66,10 +68,11 @@ def _anchors(paragraph: str, language: str) -> tuple[set[str], list[frozenset[fl
     dates = {sorted(m.readings)[0] for _, m in unit.dates if m.readings}
     # Small numbers are often idioms in translation ("every 30 minutes" is "every half hour").
     numbers = [v for _, v, _ in unit.numbers if not v <= UNCHECKED_NUMBERS and max(v) >= 10]
+    calendar = set(MONTHS) | set(weekday_names(language))
     names = {
         fold(w)
         for w in capitalised_words(paragraph)
-        if not is_common_word(w, language) and len(w) > 2
+        if not is_common_word(w, language) and len(w) > 2 and fold(w) not in calendar
     }
     return dates, numbers, names
 
@@ -98,7 +101,7 @@ def score_translation(
     output_language: str,
 ) -> TranslationScore:
     """chrF and paragraph alignment of a translation output."""
-    paragraphs = [str(p) for p in output.get("paragraphs") or []]
+    paragraphs = [str(p) for p in as_list(output.get("paragraphs"))]
     source = clean_article(article).paragraphs
     score = TranslationScore(chrf=None)
     if len(paragraphs) != len(source):
