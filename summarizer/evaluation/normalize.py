@@ -354,6 +354,9 @@ _MONTH_DAY = re.compile(
     r"\b(?P<month>" + _MONTH_NAMES + r")\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?\b(?!\s*\d)",
     re.IGNORECASE,
 )
+# Month names that are common words too: without a year, "the two may meet" (after number
+# words become digits, "2 may") and French "sept" (seven) are no dates.
+_AMBIGUOUS_MONTHS = frozenset({"may", "mar", "sept"})
 # Indonesian news writes the day of the week and the day: "Jumat (24/2)".
 _DAY_SLASH_MONTH = re.compile(r"\((?P<day>\d{1,2})/(?P<month>\d{1,2})\)")
 # The first day of a range that names its month once: "du 25 au 27 janvier".
@@ -405,7 +408,7 @@ def date_mentions(text: str) -> list[DateMention]:
             if not free(*match.span()):
                 continue
             month, day = MONTHS.get(match["month"].lower()), int(match["day"])
-            if not month or not 1 <= day <= 31:
+            if not month or not 1 <= day <= 31 or match["month"].lower() in _AMBIGUOUS_MONTHS:
                 continue
             closing = next((m for m in full if 0 <= m.start - match.end() <= 12), None)
             # The year of a full date closing the range; 0 when there is none.
