@@ -170,7 +170,7 @@ def _judge_trust(suite: SuiteResult, recorded: dict[str, Any] | None, *, gate: b
     labelled output, at ``TRUSTED_AGREEMENT`` or more): a case whose output the judge finds
     missing a critical fact or contradicting one fails."""
     suite.judge_agreement = float(recorded["agreement"]) if recorded else None
-    whole_set = recorded is not None and recorded.get("cases", "*") == "*"
+    whole_set = recorded is not None and recorded.get("cases") == "*"
     trusted = suite.judge_agreement is not None and suite.judge_agreement >= TRUSTED_AGREEMENT
     if not (gate and whole_set and trusted):
         return
