@@ -24,6 +24,7 @@ EVAL_DATA = [
         if path.is_file()
     ),
     "thresholds.yaml",
+    "judge-agreement.json",
 ]
 
 
