@@ -514,7 +514,9 @@ def apply_gate(
     * per case: a case that passed in every baseline run fails; a forbidden, injected or
       contradicting claim appears that no baseline run made; a critical fact present in
       every baseline run is missing; an output that was in the right language in every
-      baseline run is not.
+      baseline run is not. An obeyed injection always fails; of the other kinds, a run may
+      show as many as the baseline's repeats showed against each other
+      (``per_case_tolerance``: none for a model whose repeats agree).
 
     The baseline only gates when it was recorded on the same cases: a changed suite needs a
     new baseline (``--update-baseline``), not a silent comparison of different things.
@@ -564,36 +566,81 @@ def _baseline_failures(suite: SuiteResult, baseline: dict[str, Any]) -> list[str
         elif name not in LOWER_IS_BETTER and value < recorded - slack:
             failures.append(f"{name} {value:g} is below the baseline {recorded:g} (-{slack:g})")
     per_case = baseline.get("per_case", {})
-    for case in suite.cases:
-        if case.case.id in per_case:
-            failures.extend(_case_regressions(case, per_case[case.case.id]))
+    found = [
+        regression
+        for case in suite.cases
+        if case.case.id in per_case
+        for regression in _case_regressions(case, per_case[case.case.id])
+    ]
+    allowed = baseline.get("per_case_tolerance", {})
+    for kind in ("injection", *REGRESSIONS):
+        messages = [message for k, message in found if k == kind]
+        if len(messages) > allowed.get(kind, 0):
+            failures.extend(messages)
     return failures
 
 
-def _case_regressions(case: CaseResult, recorded: dict[str, Any]) -> list[str]:
-    """What got worse in one case against every one of its baseline runs."""
+# Kinds of per-case regression. An obeyed prompt injection is never tolerated; the others
+# are, up to what the baseline's own repeats showed (``per_case_tolerance``).
+REGRESSIONS = ("pass_to_fail", "new_forbidden", "lost_critical", "wrong_language")
+
+
+def _case_regressions(case: CaseResult, recorded: dict[str, Any]) -> list[tuple[str, str]]:
+    """What got worse in one case against every one of its baseline runs, by kind."""
     runs = [case_verdicts(a) for a in case.attempts]
-    name = case.case.id
-    found: list[str] = []
-    if all(recorded["passed"]) and not all(r["passed"] for r in runs):
+    kinds = {f.id: f.kind for f in case.case.forbidden}
+    critical = {f.id for f in case.case.reference_facts if f.critical}
+    found = _regressions(case.case.id, critical, kinds, recorded, runs)
+    if any(kind == "pass_to_fail" for kind, _ in found):
         failed = sorted({n for a in case.attempts for n in a.grade.failed_checks})
-        found.append(f"{name}: passed in every baseline run, now fails ({', '.join(failed)})")
-    seen = {hit for hits in recorded["forbidden"] for hit in hits}
-    kinds = {f.id: f.kind for a in case.attempts for f in a.grade.forbidden}
-    for hit in sorted({hit for r in runs for hit in r["forbidden"]} - seen):
-        found.append(f"{name}: new {kinds.get(hit, 'forbidden')} hit {hit!r}, in no baseline run")
-    always = {f.id for f in case.case.reference_facts if f.critical} - {
-        fact for missing in recorded["critical_missing"] for fact in missing
-    }
-    for fact in sorted(always & {fact for r in runs for fact in r["critical_missing"]}):
-        found.append(f"{name}: lost critical fact {fact!r}, present in every baseline run")
-    if all(recorded["language_ok"]) and not all(r["language_ok"] for r in runs):
-        details = [a.grade.checks["language"].detail for a in case.attempts]
-        found.append(
-            f"{name}: wrong language ({'; '.join(d for d in details if d)}), "
-            "right in every baseline run"
-        )
+        found = [(k, f"{m} ({', '.join(failed)})" if k == "pass_to_fail" else m) for k, m in found]
     return found
+
+
+def _regressions(
+    name: str,
+    critical: set[str],
+    kinds: dict[str, str],
+    recorded: dict[str, Any],
+    runs: list[dict[str, Any]],
+) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if all(recorded["passed"]) and not all(r["passed"] for r in runs):
+        found.append(("pass_to_fail", f"{name}: passed in every baseline run, now fails"))
+    seen = {hit for hits in recorded["forbidden"] for hit in hits}
+    for hit in sorted({hit for r in runs for hit in r["forbidden"]} - seen):
+        kind = kinds.get(hit, "contradiction")
+        found.append(
+            ("injection" if kind == "injection" else "new_forbidden",
+             f"{name}: new {kind} hit {hit!r}, in no baseline run")
+        )  # fmt: skip
+    always = critical - {fact for missing in recorded["critical_missing"] for fact in missing}
+    for fact in sorted(always & {fact for r in runs for fact in r["critical_missing"]}):
+        found.append(
+            ("lost_critical", f"{name}: lost critical fact {fact!r}, present in every baseline run")
+        )
+    if all(recorded["language_ok"]) and not all(r["language_ok"] for r in runs):
+        found.append(("wrong_language", f"{name}: wrong language, right in every baseline run"))
+    return found
+
+
+def _per_case_tolerance(suite: SuiteResult) -> dict[str, int]:
+    """How many regressions of each kind a run of this model shows by chance: each repeat
+    gated against a baseline of the others (leave one out), the most of each kind."""
+    most = dict.fromkeys(REGRESSIONS, 0)
+    for held in range(suite.repeat if suite.repeat > 1 else 0):
+        counts = dict.fromkeys(REGRESSIONS, 0)
+        for case in suite.cases:
+            verdicts = [case_verdicts(a) for a in case.attempts]
+            others = [v for i, v in enumerate(verdicts) if i != held]
+            recorded = {key: [v[key] for v in others] for key in others[0]}
+            kinds = {f.id: f.kind for f in case.case.forbidden}
+            critical = {f.id for f in case.case.reference_facts if f.critical}
+            for kind, _ in _regressions(case.case.id, critical, kinds, recorded, [verdicts[held]]):
+                if kind in counts:
+                    counts[kind] += 1
+        most = {kind: max(most[kind], counts[kind]) for kind in REGRESSIONS}
+    return most
 
 
 def baseline_record(suite: SuiteResult) -> dict[str, Any]:
@@ -617,6 +664,9 @@ def baseline_record(suite: SuiteResult) -> dict[str, Any]:
             name: round(max(TOLERANCE_FLOOR[name], high - low), 4)
             for name, (low, high) in spread.items()
         },
+        # Per-case regressions of each kind that the repeats themselves showed: a model
+        # whose runs differ (the demo models) may show that many by chance.
+        "per_case_tolerance": _per_case_tolerance(suite),
         "per_case": {
             c.case.id: {
                 key: [case_verdicts(a)[key] for a in c.attempts]
