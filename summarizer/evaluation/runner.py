@@ -590,7 +590,7 @@ REGRESSIONS = ("pass_to_fail", "new_forbidden", "lost_critical", "wrong_language
 def _case_regressions(case: CaseResult, recorded: dict[str, Any]) -> list[tuple[str, str]]:
     """What got worse in one case against every one of its baseline runs, by kind."""
     runs = [case_verdicts(a) for a in case.attempts]
-    kinds = {f.id: f.kind for f in case.case.forbidden}
+    kinds: dict[str, str] = {f.id: f.kind for f in case.case.forbidden}
     critical = {f.id for f in case.case.reference_facts if f.critical}
     found = _regressions(case.case.id, critical, kinds, recorded, runs)
     if any(kind == "pass_to_fail" for kind, _ in found):
@@ -636,7 +636,7 @@ def _per_case_tolerance(suite: SuiteResult) -> dict[str, int]:
             verdicts = [case_verdicts(a) for a in case.attempts]
             others = [v for i, v in enumerate(verdicts) if i != held]
             recorded = {key: [v[key] for v in others] for key in others[0]}
-            kinds = {f.id: f.kind for f in case.case.forbidden}
+            kinds: dict[str, str] = {f.id: f.kind for f in case.case.forbidden}
             critical = {f.id for f in case.case.reference_facts if f.critical}
             for kind, _ in _regressions(case.case.id, critical, kinds, recorded, [verdicts[held]]):
                 if kind in counts:
