@@ -103,30 +103,28 @@ def _cldr_names(language: str) -> dict[str, str]:
     return {name: code for name, code in found.items() if len(name) >= 4}
 
 
+def _name_of(code: str, language: str) -> str | None:
+    """The CLDR name, in ``language``, of a ``t:XX`` territory or ``l:xx`` language code."""
+    kind, key = code.split(":", 1)
+    names = _locale(language).territories if kind == "t" else _locale(language).languages
+    return fold(names[key]) if key in names else None
+
+
 def cldr_name_in(name: str, source: str, target: str) -> list[str]:
     """The target-language CLDR names of a country or language named ``name`` in the
     source language ("Turquie" -> "Turquía" for Spanish), if it is one."""
     code = _cldr_names(source).get(fold(name))
-    if code is None:
-        return []
-    kind, key = code.split(":", 1)
-    names = _locale(target).territories if kind == "t" else _locale(target).languages
-    return [fold(names[key])] if key in names else []
+    found = _name_of(code, target) if code is not None else None
+    return [found] if found else []
 
 
 def _cldr_translations(article: str, source: str, target: str) -> set[str]:
-    """Words of the target-language names of the countries and languages the article
-    names in its own language."""
+    """Words of the target-language (and English) names of the countries and languages
+    the article names in its own language."""
     folded = " " + " ".join(re.findall(r"\w+", fold(article))) + " "
     named = {code for name, code in _cldr_names(source).items() if f" {name} " in folded}
-    words: set[str] = set()
-    for code in named:
-        kind, key = code.split(":", 1)
-        for language in {target, "en"}:
-            names = _locale(language).territories if kind == "t" else _locale(language).languages
-            if key in names:
-                words |= set(re.findall(r"\w+", fold(names[key])))
-    return words
+    names = {_name_of(code, language) for code in named for language in {target, "en"}}
+    return {word for name in names if name for word in re.findall(r"\w+", name)}
 
 
 def _valid_day(year: int, month: int, day: int) -> bool:
