@@ -294,7 +294,9 @@ def schema_errors(output: dict[str, Any] | None, case: Case, article: str) -> li
     return errors
 
 
-def field_languages(output: dict[str, Any], case: Case) -> dict[str, str]:
+def field_languages(
+    output: dict[str, Any], case: Case, read: list[Unit] | None = None
+) -> dict[str, str]:
     """``ok`` or what was detected instead, for each field and for each piece of it long
     enough to identify (a sentence, a list item, a paragraph): "summary[2]: id (0.97)".
 
@@ -306,7 +308,7 @@ def field_languages(output: dict[str, Any], case: Case) -> dict[str, str]:
     languages = (wanted, case.source_language)
     verdicts: dict[str, str] = {}
     pieces: dict[str, list[str]] = {}
-    for unit in units(output, case.task, wanted):
+    for unit in units(output, case.task, wanted) if read is None else read:
         if unit.field in ("title", "summary", "key_points", "quotes", "paragraphs"):
             text = unit.text.split(": ", 1)[-1] if unit.field == "quotes" else unit.text
             # The title is judged with the summary: a headline is mostly names.
@@ -379,8 +381,9 @@ def grade(
         for f in facts
         if f.contradicted
     )
-    languages = field_languages(data, case) if output is not None else {}
-    unsupported = unsupported_items(data, case, article) if output is not None else []
+    # One reading of the output serves facts, language and grounding.
+    languages = field_languages(data, case, read) if output is not None else {}
+    unsupported = unsupported_items(data, case, article, read) if output is not None else []
     errors = schema_errors(output, case, article)
     length, length_problem = (
         length_check(data, case, article) if output is not None else (None, "no output")

@@ -259,14 +259,16 @@ def _language_name_words(language: str) -> frozenset[str]:
     return frozenset(w for name in names for w in re.findall(r"\w+", fold(name)))
 
 
-def unsupported_items(output: dict[str, Any], case: Case, article: str) -> list[str]:
+def unsupported_items(
+    output: dict[str, Any], case: Case, article: str, read: list[Unit] | None = None
+) -> list[str]:
     """Names, numbers, dates, weekdays and times in the output the article does not give."""
     index = ArticleIndex(article, case)
     language = case.output_language
     weekdays = weekday_names(language)
     not_names = set(MONTHS) | set(weekdays) | set(weekday_names("en"))
     found: list[str] = []
-    read = units(output, case.task, language)
+    read = units(output, case.task, language) if read is None else read
     # A word the output also writes in lower case is no name ("Sebagai" opening a sentence).
     lowercase = {w for unit in read for w in re.findall(r"\b[^\W\d_A-Z]\w*", unit.text)}
     for unit in read:
