@@ -12,8 +12,8 @@ import yaml
 
 from summarizer.evaluation.cases import Case, default_evals_dir, load_case, load_cases
 from summarizer.evaluation.claims import Unit, other_value, read_evidence, sentences
-from summarizer.evaluation.graders import forbidden_sentence, grade
-from summarizer.evaluation.grounding import unsupported_items
+from summarizer.evaluation.graders import case_grounds, forbidden_sentence, grade
+from summarizer.evaluation.grounding import ArticleIndex, unsupported_items
 from summarizer.evaluation.normalize import (
     as_date,
     as_number,
@@ -335,7 +335,8 @@ def _antalya() -> tuple[Case, str]:
 def test_grounding(sentence: str, flagged: list[str]) -> None:
     case, article = _antalya()
     output = {"title": "Talks", "summary": sentence, "key_points": []}
-    assert unsupported_items(output, case, article) == flagged
+    index = ArticleIndex(article, case_grounds(case))
+    assert unsupported_items(output, case.task, index) == flagged
 
 
 @pytest.mark.parametrize(

@@ -34,9 +34,9 @@ from summarizer.clean import clean_article
 from summarizer.detect import SAME_LANGUAGE, detect_among
 from summarizer.evaluation.cases import Case, Evidence, Fact, Polarity
 from summarizer.evaluation.claims import Unit, as_list, other_value, read_evidence, units
-from summarizer.evaluation.grounding import unsupported_items
+from summarizer.evaluation.grounding import ArticleIndex, Grounds, unsupported_items
 from summarizer.evaluation.translation import TranslationScore, score_translation
-from summarizer.schema import SummaryDraft, TranslationDraft
+from summarizer.schema import DatedEvent, Entity, Quote, SummaryDraft, TranslationDraft
 from summarizer.tasks import Task
 
 CHECKS = (
@@ -284,18 +284,54 @@ def schema_errors(output: dict[str, Any] | None, case: Case, article: str) -> li
     for name in case.constraints.required_fields:
         if not output.get(name):
             errors.append(f"{name}: required and empty")
-    points = [str(p) for p in as_list(output.get("key_points"))]
-    keywords = [p for p in points if len(re.findall(r"\w+", p)) < MIN_KEY_POINT_WORDS]
-    if points and len(keywords) * 2 >= len(points):
-        errors.append(
-            f"key_points: {len(keywords)} of {len(points)} are bare keywords, not sentences "
-            f"({', '.join(repr(k) for k in keywords[:3])})"
-        )
+    errors.extend(f"key_points: {p}" for p in key_point_problems(output.get("key_points")))
     return errors
 
 
+# The answer's own field names: a small model that echoes the schema writes them as points.
+FIELD_NAMES = frozenset(
+    spelling
+    for model in (SummaryDraft, Entity, DatedEvent, Quote)
+    for name in model.model_fields
+    for spelling in (name, name.replace("_", " "))
+) | {"key point", "keypoint", "keypoints"}
+
+
+def key_point_problems(value: Any) -> list[str]:
+    """What is wrong with a list of key points: a point that is one of the schema's field
+    names ("date", "event") or repeats another point, or a list of bare keywords (at least
+    half of the points under ``MIN_KEY_POINT_WORDS`` words). The eval's schema grader and
+    the product's own check both call this."""
+    points = [str(p) for p in as_list(value)]
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for number, point in enumerate(points, start=1):
+        folded = " ".join(re.findall(r"\w+", point.casefold()))
+        if folded in FIELD_NAMES:
+            problems.append(f"point {number} ({point!r}) is a field name, not a statement")
+        elif folded in seen:
+            problems.append(f"point {number} repeats point {seen[folded]}")
+        seen.setdefault(folded, number)
+    keywords = [p for p in points if len(re.findall(r"\w+", p)) < MIN_KEY_POINT_WORDS]
+    if points and len(keywords) * 2 >= len(points):
+        problems.append(
+            f"{len(keywords)} of {len(points)} are bare keywords, not sentences "
+            f"({', '.join(repr(k) for k in keywords[:3])})"
+        )
+    return problems
+
+
+def case_grounds(case: Case) -> Grounds:
+    """What the case knows of its article, for the grounding check."""
+    published = case.source.published if case.source is not None else ""
+    return Grounds(case.source_language, case.output_language, tuple(case.aliases), published)
+
+
 def field_languages(
-    output: dict[str, Any], case: Case, read: list[Unit] | None = None
+    output: dict[str, Any],
+    task: Task,
+    grounds: Grounds,
+    read: list[Unit] | None = None,
 ) -> dict[str, str]:
     """``ok`` or what was detected instead, for each field and for each piece of it long
     enough to identify (a sentence, a list item, a paragraph): "summary[2]: id (0.97)".
@@ -304,19 +340,17 @@ def field_languages(
     (``MIN_LANGUAGE_CONFIDENCE``); whole fields are judged too, so a field of short items
     cannot hide.
     """
-    wanted = case.output_language
-    languages = (wanted, case.source_language)
+    wanted = grounds.output_language
+    languages = (wanted, grounds.source_language)
     verdicts: dict[str, str] = {}
     pieces: dict[str, list[str]] = {}
-    for unit in units(output, case.task, wanted) if read is None else read:
-        if unit.field in ("title", "summary", "key_points", "quotes", "paragraphs"):
-            text = unit.text.split(": ", 1)[-1] if unit.field == "quotes" else unit.text
-            # The title is judged with the summary: a headline is mostly names.
-            pieces.setdefault("summary" if unit.field == "title" else unit.field, []).append(text)
+    for unit in units(output, task, wanted) if read is None else read:
+        text = _prose_of(unit)
+        if text is not None:
+            pieces.setdefault(unit.field, []).append(text)
     for name, texts in pieces.items():
-        alone = texts[1:] if name == "summary" and output.get("title") else texts
-        judged = [(f"{name}[{i + 1}]", t) for i, t in enumerate(alone)] + [(name, " ".join(texts))]
-        for label, text in judged:
+        alone = [(f"{name}[{i + 1}]", t) for i, t in enumerate(texts)] if len(texts) > 1 else []
+        for label, text in [*alone, (name, " ".join(texts))]:
             if len(text) < MIN_LANGUAGE_CHARS:
                 continue
             code, probability = detect_among(text, languages)
@@ -325,6 +359,25 @@ def field_languages(
             elif label == name:
                 verdicts[label] = "ok"
     return verdicts
+
+
+def _prose_of(unit: Unit) -> str | None:
+    """The prose of a unit whose language is judged: a quotation without its speaker, an
+    entity's description and a date's event without the name or date before them. A
+    headline is judged on its own, without its capitalised words: it is mostly names,
+    which read as the article's language ("Pasar Sukamaju fire in Bandung ..." is not
+    Indonesian), and what is left is often too short to judge."""
+    if unit.field == "title":
+        return " ".join(re.sub(r"\b[^\W\d_a-z]\w*", " ", unit.text).split())
+    if unit.field in ("summary", "key_points", "paragraphs"):
+        return unit.text
+    if unit.field == "quotes":
+        return unit.text.split(": ", 1)[-1]
+    if unit.field in ("entities", "dates"):
+        # "Kuleba (Ukraine's foreign minister)", "2022-03-10 (talks in Antalya)"
+        inner = unit.text.partition(" (")[2].removesuffix(")")
+        return inner or None
+    return None
 
 
 def _same_language(detected: str, wanted: str) -> bool:
@@ -382,8 +435,13 @@ def grade(
         if f.contradicted
     )
     # One reading of the output serves facts, language and grounding.
-    languages = field_languages(data, case, read) if output is not None else {}
-    unsupported = unsupported_items(data, case, article, read) if output is not None else []
+    grounds = case_grounds(case)
+    languages = field_languages(data, case.task, grounds, read) if output is not None else {}
+    unsupported = (
+        unsupported_items(data, case.task, ArticleIndex(article, grounds), read)
+        if output is not None
+        else []
+    )
     errors = schema_errors(output, case, article)
     length, length_problem = (
         length_check(data, case, article) if output is not None else (None, "no output")

@@ -21,12 +21,12 @@ What counts as traced:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from summarizer.dates import MONTHS
-from summarizer.evaluation.cases import Case
 from summarizer.evaluation.claims import Unit, units
 from summarizer.evaluation.normalize import (
     date_mentions,
@@ -35,6 +35,7 @@ from summarizer.evaluation.normalize import (
     number_values,
     time_mentions,
 )
+from summarizer.tasks import Task
 
 # Numbers too common as words to check ("one of them", "zero").
 UNCHECKED_NUMBERS = frozenset({0.0, 1.0})
@@ -96,18 +97,65 @@ def weekday_names(language: str) -> dict[str, int]:
 
 @lru_cache(maxsize=32)
 def _cldr_names(language: str) -> dict[str, str]:
-    """Folded CLDR names of territories and languages in ``language``, to their codes."""
+    """Folded CLDR names in ``language`` of territories (``t:TR``), languages (``l:id``)
+    and the cities time zones are named after (``c:Europe/Moscow``), to their codes."""
     locale = _locale(language)
-    found = {fold(name): f"t:{code}" for code, name in locale.territories.items()}
+    found = {fold(city): f"c:{zone}" for zone, city in _exemplar_cities(language).items()}
+    # A country wins over its language of the same name (Indonesian "Rusia" is both).
     found.update({fold(name): f"l:{code}" for code, name in locale.languages.items()})
+    found.update({fold(name): f"t:{code}" for code, name in locale.territories.items()})
     return {name: code for name, code in found.items() if len(name) >= 4}
 
 
-def _name_of(code: str, language: str) -> str | None:
-    """The CLDR name, in ``language``, of a ``t:XX`` territory or ``l:xx`` language code."""
+@lru_cache(maxsize=32)
+def _exemplar_cities(language: str) -> dict[str, str]:
+    """Time zone -> its exemplar city in ``language``: CLDR names the cities that name
+    time zones ("Moskwa" in Indonesian, "Moscou" in French, "Moscow" in English)."""
+    from babel.dates import get_timezone_location
+
+    locale = _locale(language)  # English for a language CLDR does not have
+    cities: dict[str, str] = {}
+    for zone in _zones():
+        try:
+            cities[zone] = str(get_timezone_location(zone, locale=locale, return_city=True))
+        except LookupError:  # a zone Babel does not know
+            continue
+    return cities
+
+
+@lru_cache(maxsize=1)
+def _zones() -> tuple[str, ...]:
+    """The IANA zones named after a city ("Europe/Moscow", not "Etc/UTC")."""
+    import zoneinfo
+
+    return tuple(
+        sorted(
+            zone
+            for zone in zoneinfo.available_timezones()
+            if "/" in zone and not zone.startswith(("Etc/", "SystemV/", "US/", "posix", "right"))
+        )
+    )
+
+
+def cldr_code(name: str, language: str) -> str | None:
+    """The CLDR code of the country, region, language or city ``name`` in ``language``."""
+    return _cldr_names(language).get(fold(name))
+
+
+def cldr_display_name(code: str, language: str) -> str | None:
+    """The name, in ``language``, of a code from ``cldr_code``, as it is written there."""
     kind, key = code.split(":", 1)
-    names = _locale(language).territories if kind == "t" else _locale(language).languages
-    return fold(names[key]) if key in names else None
+    locale = _locale(language)
+    if kind == "c":
+        return _exemplar_cities(language).get(key)
+    names = locale.territories if kind == "t" else locale.languages
+    return str(names[key]) if key in names else None
+
+
+def _name_of(code: str, language: str) -> str | None:
+    """The folded CLDR name, in ``language``, of a code from ``cldr_code``."""
+    name = cldr_display_name(code, language)
+    return fold(name) if name else None
 
 
 def cldr_name_in(name: str, source: str, target: str) -> list[str]:
@@ -135,15 +183,29 @@ def _valid_day(year: int, month: int, day: int) -> bool:
     return True
 
 
-class ArticleIndex:
-    """What the article states, read once per grade."""
+@dataclass(frozen=True)
+class Grounds:
+    """What an output is traced against besides the article's text: its language, the
+    output's, and what else is known to be true of it. The eval builds one from a case
+    (``Case.grounds``), the product from the article alone (``summarizer.checks``)."""
 
-    def __init__(self, article: str, case: Case) -> None:
-        source, target = case.source_language, case.output_language
+    source_language: str
+    output_language: str
+    # Other spellings the case allows ("Hendra Saputra" for "Hendra Saputra, S.H.").
+    aliases: tuple[str, ...] = ()
+    # The publication date (ISO), whose year a year-less date may be written with.
+    published: str = ""
+
+
+class ArticleIndex:
+    """What the article states, read once per output (or once per article, and reused)."""
+
+    def __init__(self, article: str, grounds: Grounds) -> None:
+        source, target = grounds.source_language, grounds.output_language
         self.language = target
         prepared = fold(digitize(article, source))
         self.words = set(re.findall(r"\w+", prepared))
-        for alias in case.aliases:
+        for alias in grounds.aliases:
             self.words |= set(re.findall(r"\w+", fold(alias)))
         self.words |= _cldr_translations(article, source, target)
         # Read the source language's way: English "1,800" is 1800, never 1.8.
@@ -160,8 +222,8 @@ class ArticleIndex:
         # A date the article gives without its year ("Jumat (24/2)", "August 10th") may
         # be written in full with the year of its publication, or of its full dates.
         self.years = {int(iso[:4]) for iso in self.dates}
-        if case.source is not None and case.source.published[:4].isdigit():
-            self.years.add(int(case.source.published[:4]))
+        if grounds.published[:4].isdigit():
+            self.years.add(int(grounds.published[:4]))
         self.weekdays = {date.fromisoformat(iso).weekday() for iso in self.dates}
         names = weekday_names(source)
         self.weekdays |= {names[w] for w in re.findall(r"\w+", fold(article)) if w in names}
@@ -260,15 +322,21 @@ def _language_name_words(language: str) -> frozenset[str]:
 
 
 def unsupported_items(
-    output: dict[str, Any], case: Case, article: str, read: list[Unit] | None = None
+    output: dict[str, Any],
+    task: Task,
+    index: ArticleIndex,
+    read: list[Unit] | None = None,
 ) -> list[str]:
-    """Names, numbers, dates, weekdays and times in the output the article does not give."""
-    index = ArticleIndex(article, case)
-    language = case.output_language
+    """Names, numbers, dates, weekdays and times in the output the article does not give.
+
+    The eval's grounding grader and the product's own check (``summarizer.checks``) both
+    call this, so what the eval counts is exactly what a reader is warned about.
+    """
+    language = index.language
     weekdays = weekday_names(language)
     not_names = set(MONTHS) | set(weekdays) | set(weekday_names("en"))
     found: list[str] = []
-    read = units(output, case.task, language) if read is None else read
+    read = units(output, task, language) if read is None else read
     # A word the output also writes in lower case is no name ("Sebagai" opening a sentence).
     lowercase = {w for unit in read for w in re.findall(r"\b[^\W\d_A-Z]\w*", unit.text)}
     for unit in read:

@@ -132,6 +132,7 @@ def markdown(suite: SuiteResult) -> str:
         f"- prompt templates sha256: `{suite.template_sha256[:16]}`",
         f"- tokens: {usage['input_tokens']} in, {usage['output_tokens']} out; cost {cost}",
         f"- verdict stability: {suite.stability():.2%} of verdicts identical over all repeats",
+        _checks_line(suite),
         "",
         "## Scores",
         "",
@@ -218,3 +219,15 @@ def _agreement(suite: SuiteResult) -> str:
         )
     trust = "gating" if suite.judge_agreement >= TRUSTED_AGREEMENT else "advisory"
     return f" (agrees with the labelled outputs on {suite.judge_agreement:.1%}: {trust})"
+
+
+def _checks_line(suite: SuiteResult) -> str:
+    """What the product's own checks did over the suite (``SuiteResult.checks``)."""
+    figures = suite.checks()
+    return (
+        f"- checks: over {figures['runs']} runs, {figures['structured_unsupported']} "
+        f"unsupported items in structured fields, {figures['unsupported']} in all, "
+        f"{figures['unflagged']} of them not flagged in meta.checks; "
+        f"{figures['repairs_per_run']} repair calls per run "
+        f"({figures['repair_s_per_run']} s), checks {figures['check_s_per_run']} s per run"
+    )

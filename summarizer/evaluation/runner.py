@@ -28,7 +28,8 @@ from summarizer.evaluation.cases import (
     default_evals_dir,
     task_named,
 )
-from summarizer.evaluation.graders import Grade, Thresholds, all_text, grade
+from summarizer.evaluation.graders import Grade, Thresholds, all_text, case_grounds, grade
+from summarizer.evaluation.grounding import ArticleIndex, unsupported_items
 from summarizer.evaluation.judge import Judge, JudgeVerdict
 from summarizer.llm import ChatRequest, ChatResponse, LLMClient
 from summarizer.prompts import default_prompts_dir
@@ -240,6 +241,12 @@ class SuiteResult:
             "latency_s": round(sum(a.wall_s for a in self.attempts()), 2),
         }
 
+    def checks(self) -> dict[str, Any]:
+        """What the product's own checks did, per run (``summarizer.checks``): unsupported
+        items in the structured fields (entity names, dates, quote speakers), all of them,
+        and those no check flagged; model calls spent on repairs; the checks' wall time."""
+        return check_figures(self.cases)
+
     def stability(self) -> float:
         values = [v for c in self.cases for v in c.stability().values()]
         return round(sum(v == 1.0 for v in values) / len(values), 4) if values else 1.0
@@ -256,6 +263,7 @@ class SuiteResult:
             "scores": self.scores(),
             "usage": self.usage(),
             "stability": self.stability(),
+            "checks": self.checks(),
             "gate": {
                 "passed": self.gate.passed,
                 "threshold_failures": self.gate.threshold_failures,
@@ -278,6 +286,55 @@ def _scores(attempts: list[Attempt], repeat: int) -> dict[str, float]:
         "schema_validity": round(sum(a.grade.schema_valid for a in attempts) / n, 4),
         "unsupported_items": round(sum(len(a.grade.unsupported) for a in attempts) / repeat, 4),
         "case_pass_rate": round(sum(a.grade.passed for a in attempts) / n, 4),
+    }
+
+
+def structured_unsupported(output: dict[str, Any], task: Task, index: ArticleIndex) -> list[str]:
+    """Unsupported names and dates in a summary's structured fields alone: entity names,
+    dates and quote speakers (the fields the per-article schema constrains)."""
+    if task is not Task.SUMMARIZE:
+        return []
+    fields = {
+        "entities": [{"name": e.get("name", "")} for e in _items(output.get("entities"))],
+        "dates": [{"date": d.get("date", "")} for d in _items(output.get("dates"))],
+        "quotes": [{"speaker": q.get("speaker", "")} for q in _items(output.get("quotes"))],
+    }
+    return unsupported_items(fields, task, index)
+
+
+def _items(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def check_figures(cases: Sequence[CaseResult]) -> dict[str, Any]:
+    """``SuiteResult.checks``: sums over every run, means per run, and per case."""
+    totals = {"runs": 0, "structured_unsupported": 0, "unsupported": 0, "unflagged": 0}
+    repairs: dict[str, list[int]] = {}
+    check_s: list[float] = []
+    repair_s: list[float] = []
+    for result in cases:
+        index = ArticleIndex(result.case.article_text(), case_grounds(result.case))
+        for attempt in result.attempts:
+            if attempt.output is None or attempt.meta is None:
+                continue
+            meta = attempt.meta
+            flagged = {item for check in meta.get("checks", []) for item in check["flagged"]}
+            totals["runs"] += 1
+            totals["structured_unsupported"] += len(
+                structured_unsupported(attempt.output, result.case.task, index)
+            )
+            totals["unsupported"] += len(attempt.grade.unsupported)
+            totals["unflagged"] += sum(i not in flagged for i in attempt.grade.unsupported)
+            repairs.setdefault(result.case.id, []).append(int(meta.get("retries", 0)))
+            check_s.append(float(meta.get("check_s", 0.0)))
+            repair_s.append(float(meta.get("repair_s", 0.0)))
+    runs = totals["runs"] or 1
+    return {
+        **totals,
+        "repairs_per_run": round(sum(map(sum, repairs.values())) / runs, 3),
+        "check_s_per_run": round(sum(check_s) / runs, 3),
+        "repair_s_per_run": round(sum(repair_s) / runs, 3),
+        "repairs_by_case": {case: sum(r) / len(r) for case, r in repairs.items()},
     }
 
 

@@ -93,6 +93,21 @@ def _kept_share(source: str, output: str, source_language: str, output_language:
     return kept / total
 
 
+def misaligned_paragraphs(
+    source: list[str], paragraphs: list[str], source_language: str, output_language: str
+) -> list[str]:
+    """The output paragraphs that lose their source paragraph's numbers, dates and names
+    (the eval's translation grader and the product's own check both call this)."""
+    found = []
+    for i, (src, out) in enumerate(zip(source, paragraphs, strict=False)):
+        share = _kept_share(src, out, source_language, output_language)
+        if share < MIN_ANCHOR_SHARE:
+            found.append(
+                f"paragraph {i + 1} keeps {share:.0%} of its source's names, numbers and dates"
+            )
+    return found
+
+
 def score_translation(
     output: dict[str, Any],
     article: str,
@@ -106,12 +121,7 @@ def score_translation(
     score = TranslationScore(chrf=None)
     if len(paragraphs) != len(source):
         score.problem = f"{len(paragraphs)} paragraphs for {len(source)} in the source"
-    for i, (src, out) in enumerate(zip(source, paragraphs, strict=False)):
-        share = _kept_share(src, out, source_language, output_language)
-        if share < MIN_ANCHOR_SHARE:
-            score.misaligned.append(
-                f"paragraph {i + 1} keeps {share:.0%} of its source's names, numbers and dates"
-            )
+    score.misaligned = misaligned_paragraphs(source, paragraphs, source_language, output_language)
     if reference is None:
         return score
     try:
