@@ -22,6 +22,7 @@ from typing import Any
 
 from summarizer import backends, pipeline
 from summarizer.cache import ResponseCache, caching_client, mark_cached
+from summarizer.checks import require_passed
 from summarizer.clean import CleanedArticle
 from summarizer.config import Settings, load_settings, override
 from summarizer.events import Event, Notice, OnEvent
@@ -242,9 +243,13 @@ class Summarizer:
             prompts_dir=self.settings.prompts_dir,
             concurrency=self.concurrency,
             on_event=self._listener(on_event),
+            check_repairs=self.settings.check_repairs,
         )
         prepared = (request.article, request.source_language)
-        return mark_cached(client, pipeline.run(request.task, request.text, job, prepared))
+        result = mark_cached(client, pipeline.run(request.task, request.text, job, prepared))
+        if self.settings.strict:
+            require_passed(result)
+        return result
 
     def plan(
         self, task: Task, text: str, *, lang: str | None = None, model: str | None = None

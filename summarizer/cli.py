@@ -153,6 +153,7 @@ _TASK_OPTIONS = [
     "context_window",
     "encoding",
     "prompts_dir",
+    "strict",
     "quiet",
     "verbose",
     "no_cache",
@@ -168,6 +169,7 @@ _MODEL_OPTIONS = [
     "context_window",
     "prompts_dir",
     "no_cache",
+    "strict",
 ]
 
 
@@ -218,6 +220,7 @@ def _real_run(
     summarizer: Summarizer, task: Task, text: str, options: Options, progress: TerminalProgress
 ) -> str:
     from summarizer import render
+    from summarizer.checks import verdict_line
     from summarizer.schema import Translation
 
     if options.no_cache:
@@ -231,6 +234,9 @@ def _real_run(
         )
     with progress:
         result = summarizer.run(task, text)
+    flagged = verdict_line(result)
+    if flagged and not options.quiet:
+        typer.echo(f"Warning: the answer failed checks, flagged in the output: {flagged}", err=True)
     if options.output_format is OutputFormat.json:
         return render.to_json(result)
     if isinstance(result, Translation):

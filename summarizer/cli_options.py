@@ -101,6 +101,15 @@ DECLARED: dict[str, _Declared] = {
         help="Call the model even when the response cache has the answer.",
         default=False,
     ),
+    "strict": _option(
+        bool,
+        "--strict",
+        help="Fail (exit code 8, nothing written to --output) when the answer still fails "
+        "a check after the repairs: a name, number or date not in the article, a field "
+        "in the wrong language, a field name as a key point. Without it the answer is "
+        "printed with the findings flagged. [env: SUMMARIZER_STRICT]",
+        default=False,
+    ),
     "quiet": _option(
         bool, "--quiet", "-q", help="No notices or progress bar on stderr.", default=False
     ),
@@ -165,6 +174,7 @@ class Options:
     context_window: int | None = None
     prompts_dir: Path | None = None
     no_cache: bool = False
+    strict: bool = False
     quiet: bool = False
     verbose: bool = False
     debug: bool = False
@@ -202,6 +212,7 @@ class Options:
             context_window=self.context_window,
             prompts_dir=self.prompts_dir,
             cache=False if self.no_cache else None,
+            strict=True if self.strict else None,
         )
 
 

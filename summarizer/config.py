@@ -71,6 +71,18 @@ class Settings(BaseSettings):
         None, description="Directory of prompt templates that replace the bundled ones."
     )
     cache: bool = Field(True, description="Answer repeated requests from the response cache.")
+    check_repairs: int = Field(
+        1,
+        ge=0,
+        le=2,
+        description="Re-asks of an answer that validates but fails a check (grounding, "
+        "language, key points, alignment), within the 2 re-asks an answer may have.",
+    )
+    strict: bool = Field(
+        False,
+        description="An answer that still fails a check after the repairs is an error "
+        "(exit code 8) instead of a result printed with its findings.",
+    )
     max_input_bytes: int = Field(
         10_000_000, gt=0, description="Articles larger than this many bytes are refused."
     )
@@ -136,6 +148,8 @@ _EXPECTED: dict[str, tuple[str, object]] = {
     "api_base": ("a URL", "http://localhost:8080/v1"),
     "timeout": ("a positive number of seconds", 120),
     "retries": ("0 or more", 2),
+    "check_repairs": ("0, 1 or 2", 1),
+    "strict": ("true or false", True),
     "fallbacks": ("a list of model strings", ["openai/gpt-4o", "ollama/qwen2.5:7b"]),
     "context_window": ("a positive number of tokens", 32768),
     "prompts_dir": ("a directory", "~/my-prompts"),

@@ -158,3 +158,10 @@ class ModelOutputError(SummarizerError):
 
 class ContextOverflowError(SummarizerError):
     exit_code = 7
+
+
+class UncheckedAnswerError(SummarizerError):
+    """``--strict``: the answer still failed a check (grounding, language, key points,
+    alignment) after the repairs. Without ``--strict`` it is printed with the findings."""
+
+    exit_code = 8

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from summarizer.candidates import constrained_schema
+from summarizer.checks import Reference, check_summary, check_translation, problems
 from summarizer.chunking import split_by_tokens
 from summarizer.clean import CleanedArticle, clean_article
 from summarizer.dates import to_iso
@@ -33,6 +35,7 @@ from summarizer.llm import LLMClient, ModelTraits
 from summarizer.prompts import Message, messages_sha256, render
 from summarizer.schema import (
     MERGED_MAX_ITEMS,
+    Check,
     DatedEvent,
     Entity,
     Meta,
@@ -46,7 +49,14 @@ from summarizer.schema import (
     capped_schema,
     translation_schema,
 )
-from summarizer.structured import MAX_REPAIRS, CallRecord, Question, ask, count_messages
+from summarizer.structured import (
+    MAX_REPAIRS,
+    CallRecord,
+    Checking,
+    Question,
+    ask,
+    count_messages,
+)
 from summarizer.tasks import Task
 
 T = TypeVar("T")
@@ -74,6 +84,10 @@ class Job:
     concurrency: int = 1
     on_event: OnEvent | None = None
     max_repairs: int = MAX_REPAIRS
+    # Re-asks for an answer that validates but fails a content check (within max_repairs);
+    # the application layer passes ``Settings.check_repairs``; a dry run asks none, since
+    # its placeholder answers fail every check.
+    check_repairs: int = 0
 
     @property
     def effective_concurrency(self) -> int:
@@ -120,6 +134,8 @@ class Run:
     started: float = field(default_factory=time.perf_counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
     accepted_chunks: int = 0
+    reference: Reference | None = None
+    check_s: float = 0.0
 
     @property
     def model(self) -> str:
@@ -158,8 +174,15 @@ class Run:
         question: Question,
         response_model: type[Answer],
         context: dict[str, Any] | None = None,
+        check: Callable[[Answer], list[Check]] | None = None,
     ) -> Answer:
-        """One validated answer (re-asked as needed), every call recorded and reported."""
+        """One validated answer (re-asked as needed), every call recorded and reported;
+        with ``check``, an answer that fails its checks is re-asked with the findings."""
+
+        def findings(answer: Answer) -> list[str]:
+            assert check is not None
+            return problems(self.timed(lambda: check(answer)), self.job.target_language)
+
         return ask(
             self.job.client,
             question,
@@ -168,7 +191,17 @@ class Run:
             max_repairs=self.job.max_repairs,
             repair=self.render_repair,
             on_call=self._record,
+            checking=Checking(findings, self.job.check_repairs) if check is not None else None,
         )
+
+    def timed(self, work: Callable[[], T]) -> T:
+        """``work()``, its wall time counted in ``meta.check_s``."""
+        started = time.perf_counter()
+        try:
+            return work()
+        finally:
+            with self.lock:
+                self.check_s += time.perf_counter() - started
 
     def _record(self, record: CallRecord) -> None:
         with self.lock:
@@ -183,6 +216,15 @@ class Run:
             number = self.accepted_chunks
         if self.job.on_event is not None:
             self.job.on_event(ChunkDone(task, number, index, tuple(paragraphs)))
+
+    def check_summary(self, answer: BaseModel) -> list[Check]:
+        assert self.reference is not None
+        data = answer.model_dump(exclude={"meta", "source_language", "target_language"})
+        return check_summary(data, self.reference)
+
+    def check_translation(self, paragraphs: Sequence[str], sources: Sequence[str]) -> list[Check]:
+        assert self.reference is not None
+        return check_translation(paragraphs, sources, self.reference)
 
     def render_repair(self, problem: str, errors: list[str]) -> list[Message]:
         rendered = render(
@@ -201,6 +243,7 @@ class Run:
         known = [c for c in costs if c is not None]
         # Name the models that really answered: with --fallback it may not be the one asked.
         answered = list(dict.fromkeys(call.response.model or self.model for call in calls))
+        extraction = self.reference.extraction_s if self.reference else 0.0
         return Meta(
             model=", ".join(answered) if answered else self.model,
             templates=self.templates,
@@ -212,6 +255,8 @@ class Run:
             calls=len(calls),
             retries=sum(call.repair for call in calls),
             removed_noise=removed,
+            check_s=round(extraction + self.check_s, 3),
+            repair_s=round(sum(call.response.latency_s for call in calls if call.repair), 3),
         )
 
 
@@ -344,7 +389,7 @@ def summarize(raw_text: str, job: Job, prepared: Prepared | None = None) -> Summ
     ``combine`` prompt, hierarchically when the parts do not fit one call.
     """
     article, source_language = prepared or prepare(raw_text)
-    run = Run(job)
+    run = Run(job, reference=Reference.read(article, source_language, job.target_language))
     languages = _language_vars(source_language, job.target_language)
     chunks = _summary_chunks(run, article, languages)
     drafts = _map_summaries(run, chunks, languages)
@@ -354,7 +399,7 @@ def summarize(raw_text: str, job: Job, prepared: Prepared | None = None) -> Summ
         prose = ProseDraft(title=only.title, summary=only.summary, key_points=only.key_points)
     else:
         prose = _reduce_prose(run, drafts, languages)
-    return Summary(
+    summary = Summary(
         title=prose.title,
         summary=prose.summary,
         key_points=_tidy_key_points(prose.key_points),
@@ -363,6 +408,21 @@ def summarize(raw_text: str, job: Job, prepared: Prepared | None = None) -> Summ
         target_language=job.target_language,
         meta=run.meta(chunks=len(chunks), removed=article.removed),
     )
+    return _with_checks(run, summary, lambda: run.check_summary(summary))
+
+
+R = TypeVar("R", Summary, Translation)
+
+
+def _with_checks(run: Run, result: R, check: Callable[[], list[Check]]) -> R:
+    """``result`` with the final answer's checks, and their time, in its ``meta``."""
+    started = time.perf_counter()
+    checks = check()
+    spent = time.perf_counter() - started
+    meta = result.meta.model_copy(
+        update={"checks": checks, "check_s": round(result.meta.check_s + spent, 3)}
+    )
+    return result.model_copy(update={"meta": meta})
 
 
 def _summary_messages(
@@ -383,6 +443,9 @@ def _map_summaries(
     run: Run, chunks: Sequence[str], languages: dict[str, str]
 ) -> list[SummaryDraft]:
     schema = answer_schema(SummaryDraft, run.job.traits)
+    if run.reference is not None:
+        same = languages["source_language"] == languages["target_language"]
+        schema = constrained_schema(schema, run.reference.candidates, same_language=same)
 
     def summarize_chunk(index: int) -> SummaryDraft:
         question = Question(
@@ -393,7 +456,7 @@ def _map_summaries(
             max_tokens=run.answer_tokens,
             order=(0, index),
         )
-        draft = run.ask(question, SummaryDraft)
+        draft = run.ask(question, SummaryDraft, check=run.check_summary)
         run.chunk_done(Task.SUMMARIZE, index)
         return draft
 
@@ -477,7 +540,7 @@ def _combine(
         max_tokens=run.answer_tokens,
         order=order,
     )
-    return run.ask(question, ProseDraft)
+    return run.ask(question, ProseDraft, check=run.check_summary)
 
 
 # -- translations -----------------------------------------------------------------------
@@ -495,7 +558,7 @@ def translate(raw_text: str, job: Job, prepared: Prepared | None = None) -> Tran
     cannot run requests in parallel) and are reassembled in order.
     """
     article, source_language = prepared or prepare(raw_text)
-    run = Run(job)
+    run = Run(job, reference=Reference.read(article, source_language, job.target_language))
     languages = _language_vars(source_language, job.target_language)
     batches = _translation_batches(run, article, languages)
     progress = _ProgressCounter(job.on_event, Task.TRANSLATE.value, len(batches))
@@ -509,11 +572,16 @@ def translate(raw_text: str, job: Job, prepared: Prepared | None = None) -> Tran
     for batch, result in zip(batches, results, strict=True):
         for (index, _), text in zip(batch, result, strict=True):
             translated[index].append(text.strip())
-    return Translation(
+    translation = Translation(
         source_language=source_language,
         target_language=job.target_language,
         paragraphs=[_join_pieces(pieces, job.target_language) for pieces in translated],
         meta=run.meta(chunks=len(batches), removed=article.removed),
+    )
+    return _with_checks(
+        run,
+        translation,
+        lambda: run.check_translation(translation.paragraphs, article.paragraphs),
     )
 
 
@@ -554,7 +622,12 @@ def _translate_batch(
         max_tokens=max(256, int(input_tokens * TRANSLATION_EXPANSION) + 16 * len(texts)),
         order=(0, number),
     )
-    draft = run.ask(question, TranslationDraft, context={"paragraphs": len(texts)})
+    draft = run.ask(
+        question,
+        TranslationDraft,
+        context={"paragraphs": len(texts)},
+        check=lambda answer: run.check_translation(answer.paragraphs, texts),
+    )
     run.chunk_done(Task.TRANSLATE, number, [p.strip() for p in draft.paragraphs])
     return draft.paragraphs
 

@@ -11,7 +11,7 @@ from summarizer.schema import Summary, Translation
 
 
 def summary_markdown(summary: Summary) -> str:
-    lines = [f"# {summary.title}", "", summary.summary, ""]
+    lines = [f"# {summary.title}", "", summary.summary, "", *_verdict(summary)]
     if summary.key_points:
         lines += ["## Key points", "", *[f"- {point}" for point in summary.key_points], ""]
     if summary.entities:
@@ -30,8 +30,20 @@ def summary_markdown(summary: Summary) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _verdict(result: Summary | Translation) -> list[str]:
+    """A line for each failed check, so a reader sees what to distrust; none if all passed."""
+    failed = [check for check in result.meta.checks if not check.passed]
+    if not failed:
+        return []
+    return [
+        "> **Failed checks** (the answer is shown as the model wrote it):",
+        *(f"> - {check.detail}" for check in failed),
+        "",
+    ]
+
+
 def translation_markdown(translation: Translation) -> str:
-    body = "\n\n".join(translation.paragraphs)
+    body = "\n\n".join([*translation.paragraphs, *_verdict(translation)]).rstrip()
     footer = _footer(
         translation.source_language, translation.target_language, translation.meta.model
     )

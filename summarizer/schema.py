@@ -77,6 +77,17 @@ class Usage(_Strict):
         )
 
 
+class Check(_Strict):
+    """One check an answer took before it was printed (``summarizer.checks``)."""
+
+    name: str = Field(description="grounding, candidates, language, key_points or alignment.")
+    passed: bool
+    flagged: list[str] = Field(
+        default_factory=list, description="What failed, each item as found in the answer."
+    )
+    detail: str = Field(default="", description="The findings in one line, for people.")
+
+
 class Meta(_Strict):
     """How a result was made: enough to reproduce it and to account for it."""
 
@@ -91,6 +102,18 @@ class Meta(_Strict):
     retries: int = 0
     removed_noise: list[str] = Field(
         default_factory=list, description="Datelines and read-also lines stripped from the input."
+    )
+    checks: list[Check] = Field(
+        default_factory=list,
+        description="Every check the final answer took, after the repairs; a failed one is "
+        "printed as it is, with its findings here.",
+    )
+    check_s: float = Field(
+        default=0.0,
+        description="Seconds spent reading the article for candidates and checking answers.",
+    )
+    repair_s: float = Field(
+        default=0.0, description="Seconds the model spent on re-asked answers (repairs)."
     )
     cached: bool = Field(
         default=False,

@@ -13,6 +13,7 @@ handlers that turn every failure into one JSON shape (``ErrorBody``).
     an article too long for the model            422 context_overflow    ContextOverflowError
     a broken prompt template                     500 template_error      TemplateError
     the model's answers never valid              502 model_output_error  ModelOutputError
+    strict, and the answer failed its checks     502 unchecked_answer    UncheckedAnswerError
     the provider timed out                       504 provider_timeout    ProviderTimeout
     the provider failed                          502 provider_error      ProviderError
     past the server's per-request timeout        504 timeout             RequestTimeout
@@ -40,6 +41,7 @@ from summarizer.errors import (
     ProviderTimeout,
     SummarizerError,
     TemplateError,
+    UncheckedAnswerError,
     UnknownLanguageError,
     UsageError,
 )
@@ -65,6 +67,7 @@ _STATUS: list[tuple[type[SummarizerError], int, str]] = [
     (ConfigError, 400, "invalid_model"),
     (TemplateError, 500, "template_error"),
     (ModelOutputError, 502, "model_output_error"),
+    (UncheckedAnswerError, 502, "unchecked_answer"),
     (ProviderTimeout, 504, "provider_timeout"),
     (ProviderError, 502, "provider_error"),
 ]

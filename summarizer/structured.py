@@ -78,6 +78,27 @@ def count_messages(client: LLMClient, model: str, messages: Sequence[Message]) -
     return sum(client.count_tokens(model, m["content"]) for m in messages) + 8 * len(messages)
 
 
+@dataclass(frozen=True)
+class Checking:
+    """Content checks of a valid answer, and how often a failed one is re-asked."""
+
+    # What is wrong with an answer, as the re-ask names it; empty when nothing is.
+    check: Callable[[Any], list[str]]
+    repairs: int = 1
+
+
+@dataclass
+class _Best:
+    """The answer with the fewest check findings so far."""
+
+    answer: Any = None
+    problems: list[str] | None = None
+
+    def offer(self, answer: Any, problems: list[str]) -> None:
+        if self.problems is None or len(problems) < len(self.problems):
+            self.answer, self.problems = answer, problems
+
+
 def ask(
     client: LLMClient,
     question: Question,
@@ -87,6 +108,7 @@ def ask(
     max_repairs: int = MAX_REPAIRS,
     repair: RepairPrompt | None = None,
     on_call: Callable[[CallRecord], None] | None = None,
+    checking: Checking | None = None,
 ) -> Answer:
     """The model's answer to ``question`` as a ``response_model``, re-asked up to
     ``max_repairs`` times with the problems when it does not validate.
@@ -95,6 +117,10 @@ def ask(
         context: pydantic validation context (e.g. how many paragraphs are expected).
         repair: renders the re-ask message; the built-in ``repair`` prompt by default.
         on_call: told about every call, re-asks included (usage accounting, logging).
+        checking: the content checks of a valid answer; when they find problems, the
+            model is re-asked with them, at most ``checking.repairs`` times and within
+            ``max_repairs``. The valid answer with the fewest findings is returned: a
+            re-ask that does worse never replaces a better answer.
 
     Raises:
         ContextOverflowError: the conversation does not fit the model's context window.
@@ -103,31 +129,27 @@ def ask(
     repair = repair or _builtin_repair
     window = client.context_window(question.model)
     conversation = list(question.messages)
-    last_text = ""
+    last_text, best, checked = "", _Best(), 0
     for attempt in range(max_repairs + 1):
-        _check_fits(client, question, conversation, window)
-        request = ChatRequest(
-            model=question.model,
-            messages=conversation,
-            task=question.task,
-            response_schema=question.schema,
-            schema_name=question.task,
-            max_tokens=question.max_tokens,
-        )
-        response = client.complete(request)
-        if on_call is not None:
-            order = (*question.order, attempt)
-            on_call(CallRecord(question.task, conversation, response, attempt > 0, order))
+        response = _call(client, question, conversation, window, attempt, on_call)
         last_text = response.text
         try:
             if response.finish_reason == "length":
                 raise Unusable("the answer was cut off at the token limit")
-            return parse_answer(response.text, response_model, context=context)
+            answer = parse_answer(response.text, response_model, context=context)
+            problems = checking.check(answer) if checking is not None else []
+            best.offer(answer, problems)
+            if not problems or checking is None or checked >= checking.repairs:
+                return typing.cast(Answer, best.answer)
+            checked += 1
+            raise Unusable("its content failed the checks", problems)
         except Unusable as problem:
             _log_unusable(question, attempt, problem)
             conversation = _re_ask(
                 client, question, response.text, repair(problem.problem, problem.errors), window
             )
+    if best.answer is not None:
+        return typing.cast(Answer, best.answer)
     raise ModelOutputError(
         f"{question.model} did not return a valid {question.task} answer after "
         f"{max_repairs + 1} attempts.",
@@ -135,6 +157,30 @@ def ask(
         last_output=last_text[:2000],
         hint="Try a stronger model with --model (see README, 'Naming a real provider').",
     )
+
+
+def _call(
+    client: LLMClient,
+    question: Question,
+    conversation: list[Message],
+    window: int,
+    attempt: int,
+    on_call: Callable[[CallRecord], None] | None,
+) -> ChatResponse:
+    _check_fits(client, question, conversation, window)
+    request = ChatRequest(
+        model=question.model,
+        messages=conversation,
+        task=question.task,
+        response_schema=question.schema,
+        schema_name=question.task,
+        max_tokens=question.max_tokens,
+    )
+    response = client.complete(request)
+    if on_call is not None:
+        order = (*question.order, attempt)
+        on_call(CallRecord(question.task, conversation, response, attempt > 0, order))
+    return response
 
 
 def _log_unusable(question: Question, attempt: int, problem: Unusable) -> None:

@@ -119,6 +119,8 @@ FIELDS = [
      Path("/e/prompts"), Path("/o/prompts")),
     ("cache", "false", "true", False, False, True, False),
     ("max_input_bytes", "1000", "2000", 3000, 1000, 2000, 3000),
+    ("check_repairs", "2", "0", 1, 2, 0, 1),
+    ("strict", "true", "false", True, True, False, True),
 ]  # fmt: skip
 
 
@@ -142,6 +144,7 @@ def test_each_setting_comes_from_file_then_env_then_override(
     from_env: object,
     from_override: object,
 ) -> None:
+    monkeypatch.delenv("SUMMARIZER_" + name.upper(), raising=False)  # conftest sets some
     config_file.write_text("", encoding="utf-8")
     assert getattr(load_settings(), name) == Settings.model_fields[name].get_default(
         call_default_factory=True
