@@ -5,9 +5,12 @@ They serve two purposes:
 
 * **Constraints.** The per-article answer schema (``constrained_schema``) makes a summary's
   ``dates[].date``, ``entities[].name`` and ``quotes[].speaker`` (and ``quotes[].text`` when
-  no translation is needed) enums of these candidates, so a backend that follows JSON
-  Schema (the embedded model's grammar, llama_cpp.server, OpenAI ``json_schema``) cannot
-  print a date, name or quotation the article does not contain.
+  no translation is needed) enums of these candidates, so a backend that enforces the JSON
+  Schema while writing (the embedded model's grammar, llama_cpp.server) cannot print a
+  date, name or quotation the article does not contain. Providers get the schema as
+  non-strict ``json_schema``; what they write outside it fails the ``candidates`` check.
+* **Numbers** are listed with their units for callers (``Candidates.to_dict``); the
+  grounding check reads the article's numbers itself, with the same reader.
 * **Grounding.** The checks after validation (``summarizer.checks``) trace the free text
   of an answer to the article; a target-language name of a place the article names
   ("Turkey" for "Turki") counts as the article's.
@@ -16,8 +19,9 @@ Dates come from ``evaluation.normalize.date_mentions`` (the eval's own reader, w
 issue-13 benchmark ``benchmarks/bench_date_candidates.py`` measured against dateparser on
 the suite's articles); target-language names come from CLDR through Babel: countries,
 regions and languages (``Locale.territories``, ``Locale.languages``) and cities
-(the exemplar cities of ``Locale.time_zones``). Names are read with the same rules as the
-grounding grader (``capitalised_words``, ``is_common_word``).
+(the exemplar cities of the IANA time zones). A year-less date takes the article's one
+year; the product does not know an article's publication date, which the eval's cases
+give. Names are read with the same rules as the grounding grader (``is_common_word``).
 """
 
 from __future__ import annotations
@@ -167,7 +171,7 @@ def _runs(paragraph: str) -> list[tuple[list[str], bool]]:
     for token in _WORD.findall(paragraph):
         if token[:1].isupper() and len(token) >= 2:
             if not current:
-                opens = previous in '.!?:;"“”«»'
+                opens = previous[-1:] in '.!?:;"“”«»'
             current.append(token.rstrip(".,"))
         elif current and token in _NAME_JOINERS:
             current.append(token)
@@ -197,8 +201,8 @@ def _names(paragraphs: Sequence[str], language: str) -> list[str]:
     found: list[str] = []
     for paragraph in paragraphs:
         for words, opens in _runs(paragraph):
-            if opens and is_common_word(words[0], language):
-                words = words[1:]
+            while opens and words and is_common_word(words[0], language):
+                words = words[1:]  # "Namun Kuleba", "Sementara Menlu Lavrov"
             if not words:
                 continue
             if len(words) > 1:
@@ -246,7 +250,7 @@ def _quotes(paragraphs: Sequence[str], language: str) -> list[QuoteCandidate]:
     # A person is named in full somewhere ("Dmytro Kuleba"), and by surname elsewhere.
     full = {word for name in named if " " in name for word in name.split()}
     for paragraph in paragraphs:
-        here = [n for n in _names([paragraph], language) if not cldr_code(n, language)]
+        here = [n for n in _names([paragraph], language) if _personal(n, language)]
         people = [n for n in here if n in full or " " in n] or here
         for match in _QUOTE.finditer(paragraph):
             text = match["text"].strip().rstrip(",")
@@ -266,16 +270,20 @@ def _quotes(paragraphs: Sequence[str], language: str) -> list[QuoteCandidate]:
     return list(unique.values())
 
 
+def _personal(name: str, language: str) -> bool:
+    """Whether ``name`` may name a person: no place, and no common word ("Menteri")."""
+    return not any(
+        cldr_code(word, language) or is_common_word(word, language) for word in name.split()
+    )
+
+
 def _full_names(name: str, named: Sequence[str], language: str) -> list[str]:
     """``name`` and, first, the person's full names the article gives elsewhere ("Dmytro
     Kuleba" for "Kuleba"), without titles ("Menteri Luar Negeri")."""
     full = [
         other
         for other in named
-        if " " in other
-        and other.split()[-1] == name
-        and not any(is_common_word(word, language) for word in other.split())
-        and not any(cldr_code(word, language) for word in other.split())
+        if " " in other and other.split()[-1] == name and _personal(other, language)
     ]
     return [*full, name]
 

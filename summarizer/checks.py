@@ -100,12 +100,7 @@ def check_translation(
     answer = {"paragraphs": list(paragraphs)}
     read = units(answer, Task.TRANSLATE, reference.target_language)
     unsupported = unsupported_items(answer, Task.TRANSLATE, reference.index, read)
-    languages: dict[str, str] = {}
-    for number, paragraph in enumerate(paragraphs, start=1):
-        # Judged paragraph by paragraph, so a finding names the paragraph to re-translate.
-        found = field_languages({"paragraphs": [paragraph]}, Task.TRANSLATE, reference.grounds)
-        wrong = [value for value in found.values() if value != "ok"]
-        languages[f"paragraph {number}"] = wrong[-1] if wrong else "ok"
+    languages = field_languages(answer, Task.TRANSLATE, reference.grounds, read)
     misaligned = misaligned_paragraphs(
         list(sources), list(paragraphs), reference.source_language, reference.target_language
     )
@@ -195,17 +190,17 @@ def _candidates_check(answer: dict[str, Any], reference: Reference) -> Check:
     names = {fold(name) for name in candidates.entity_names}
     speakers = {fold(name) for name in candidates.speakers}
     flagged = [
-        f"entity {entity.get('name')!r}"
+        f"entity {entity.get('name')}"
         for entity in _dicts(answer.get("entities"))
         if fold(str(entity.get("name", ""))) not in names
     ]
     flagged += [
-        f"date {item.get('date')!r}"
+        f"date {item.get('date')}"
         for item in _dicts(answer.get("dates"))
         if str(item.get("date", "")) not in candidates.dates
     ]
     flagged += [
-        f"speaker {quote.get('speaker')!r}"
+        f"speaker {quote.get('speaker')}"
         for quote in _dicts(answer.get("quotes"))
         if fold(str(quote.get("speaker", ""))) not in speakers
     ]
@@ -221,9 +216,16 @@ def _candidates_check(answer: dict[str, Any], reference: Reference) -> Check:
 def _readable(label: str) -> str:
     """ "summary[2]" (a grader's label) as a reader says it: "summary sentence 2"."""
     field, _, rest = label.partition("[")
-    words = {"summary": "summary sentence", "key_points": "key point", "quotes": "quote"}
+    words = {
+        "summary": "summary sentence",
+        "key_points": "key point",
+        "quotes": "quote",
+        "entities": "entity",
+        "dates": "date",
+        "paragraphs": "paragraph",
+    }
     if not rest:
-        return field.replace("_", " ")
+        return {"paragraphs": "the translation"}.get(field, field.replace("_", " "))
     return f"{words.get(field, field)} {rest.rstrip(']')}"
 
 

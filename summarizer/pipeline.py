@@ -53,6 +53,7 @@ from summarizer.structured import (
     MAX_REPAIRS,
     CallRecord,
     Checking,
+    Findings,
     Question,
     ask,
     count_messages,
@@ -179,9 +180,11 @@ class Run:
         """One validated answer (re-asked as needed), every call recorded and reported;
         with ``check``, an answer that fails its checks is re-asked with the findings."""
 
-        def findings(answer: Answer) -> list[str]:
+        def findings(answer: Answer) -> Findings:
             assert check is not None
-            return problems(self.timed(lambda: check(answer)), self.job.target_language)
+            checks = self.timed(lambda: check(answer))
+            flagged = sum(len(c.flagged) for c in checks if not c.passed)
+            return Findings(problems(checks, self.job.target_language), flagged)
 
         return ask(
             self.job.client,

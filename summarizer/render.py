@@ -43,7 +43,9 @@ def _verdict(result: Summary | Translation) -> list[str]:
 
 
 def translation_markdown(translation: Translation) -> str:
-    body = "\n\n".join([*translation.paragraphs, *_verdict(translation)]).rstrip()
+    verdict = "\n".join(_verdict(translation))
+    body = "\n\n".join(translation.paragraphs)
+    body = f"{verdict}\n{body}" if verdict else body
     footer = _footer(
         translation.source_language, translation.target_language, translation.meta.model
     )

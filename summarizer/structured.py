@@ -79,11 +79,19 @@ def count_messages(client: LLMClient, model: str, messages: Sequence[Message]) -
 
 
 @dataclass(frozen=True)
+class Findings:
+    """What the content checks found in an answer: the problems as the re-ask names them,
+    and how many items they flag (what makes one answer better than another)."""
+
+    problems: list[str]
+    flagged: int
+
+
+@dataclass(frozen=True)
 class Checking:
     """Content checks of a valid answer, and how often a failed one is re-asked."""
 
-    # What is wrong with an answer, as the re-ask names it; empty when nothing is.
-    check: Callable[[Any], list[str]]
+    check: Callable[[Any], Findings]
     repairs: int = 1
 
 
@@ -92,11 +100,12 @@ class _Best:
     """The answer with the fewest check findings so far."""
 
     answer: Any = None
-    problems: list[str] | None = None
+    flagged: int | None = None
 
-    def offer(self, answer: Any, problems: list[str]) -> None:
-        if self.problems is None or len(problems) < len(self.problems):
-            self.answer, self.problems = answer, problems
+    def offer(self, answer: Any, findings: Findings) -> None:
+        # A tie goes to the later answer: it was written knowing the findings.
+        if self.flagged is None or findings.flagged <= self.flagged:
+            self.answer, self.flagged = answer, findings.flagged
 
 
 def ask(
@@ -126,31 +135,38 @@ def ask(
         ContextOverflowError: the conversation does not fit the model's context window.
         ModelOutputError: no answer validated.
     """
-    repair = repair or _builtin_repair
-    window = client.context_window(question.model)
-    conversation = list(question.messages)
-    last_text, best, checked = "", _Best(), 0
+    repair, window = repair or _builtin_repair, client.context_window(question.model)
+    conversation, last_text, best, checked = list(question.messages), "", _Best(), 0
     for attempt in range(max_repairs + 1):
-        response = _call(client, question, conversation, window, attempt, on_call)
+        try:
+            response = _call(client, question, conversation, window, attempt, on_call)
+        except ContextOverflowError:
+            if best.answer is None:
+                raise
+            break  # the re-ask does not fit: the valid answer stands, with its findings
         last_text = response.text
         try:
             if response.finish_reason == "length":
                 raise Unusable("the answer was cut off at the token limit")
             answer = parse_answer(response.text, response_model, context=context)
-            problems = checking.check(answer) if checking is not None else []
-            best.offer(answer, problems)
-            if not problems or checking is None or checked >= checking.repairs:
+            findings = checking.check(answer) if checking is not None else Findings([], 0)
+            best.offer(answer, findings)
+            if not findings.problems or checking is None or checked >= checking.repairs:
                 return typing.cast(Answer, best.answer)
             checked += 1
-            raise Unusable("its content failed the checks", problems)
+            raise Unusable("its content failed the checks", findings.problems)
         except Unusable as problem:
             _log_unusable(question, attempt, problem)
             conversation = _re_ask(
                 client, question, response.text, repair(problem.problem, problem.errors), window
             )
-    if best.answer is not None:
-        return typing.cast(Answer, best.answer)
-    raise ModelOutputError(
+    if best.answer is None:
+        raise _no_valid_answer(question, max_repairs, last_text)
+    return typing.cast(Answer, best.answer)
+
+
+def _no_valid_answer(question: Question, max_repairs: int, last_text: str) -> ModelOutputError:
+    return ModelOutputError(
         f"{question.model} did not return a valid {question.task} answer after "
         f"{max_repairs + 1} attempts.",
         model=question.model,
@@ -167,14 +183,13 @@ def _call(
     attempt: int,
     on_call: Callable[[CallRecord], None] | None,
 ) -> ChatResponse:
-    _check_fits(client, question, conversation, window)
     request = ChatRequest(
         model=question.model,
         messages=conversation,
         task=question.task,
         response_schema=question.schema,
         schema_name=question.task,
-        max_tokens=question.max_tokens,
+        max_tokens=_answer_room(client, question, conversation, window, repair=attempt > 0),
     )
     response = client.complete(request)
     if on_call is not None:
@@ -196,17 +211,32 @@ def _log_unusable(question: Question, attempt: int, problem: Unusable) -> None:
     )
 
 
-def _check_fits(
-    client: LLMClient, question: Question, conversation: list[Message], window: int
-) -> None:
+# A re-ask's answer may be this much shorter than the first answer's budget: the repair
+# message takes room from an article chunk that was sized to fill the window without it.
+MIN_REPAIR_ANSWER_SHARE = 0.5
+
+
+def _answer_room(
+    client: LLMClient, question: Question, conversation: list[Message], window: int, repair: bool
+) -> int:
+    """The answer's token budget: ``question.max_tokens``, or for a re-ask what the window
+    has left once the repair message is in, if that is at least half of it.
+
+    Raises:
+        ContextOverflowError: the conversation does not leave room for the answer.
+    """
     prompt_tokens = count_messages(client, question.model, conversation)
-    if prompt_tokens + question.max_tokens > window:
-        raise ContextOverflowError(
-            f"A {question.task} request needs {prompt_tokens} prompt tokens plus "
-            f"{question.max_tokens} for the answer, more than {question.model}'s "
-            f"{window}-token context window.",
-            hint="Use a model with a larger context window.",
-        )
+    left = window - prompt_tokens
+    if left >= question.max_tokens:
+        return question.max_tokens
+    if repair and left >= question.max_tokens * MIN_REPAIR_ANSWER_SHARE:
+        return left
+    raise ContextOverflowError(
+        f"A {question.task} request needs {prompt_tokens} prompt tokens plus "
+        f"{question.max_tokens} for the answer, more than {question.model}'s "
+        f"{window}-token context window.",
+        hint="Use a model with a larger context window.",
+    )
 
 
 def _re_ask(
@@ -244,7 +274,9 @@ def json_object(text: str) -> Any:
     if start == -1 or end < start:
         raise Unusable("it contained no JSON object")
     try:
-        return json.loads(stripped[start : end + 1])
+        # strict=False: a raw newline inside a string, which llama_cpp.server's own
+        # grammar lets a model write, is read as the newline it means.
+        return json.loads(stripped[start : end + 1], strict=False)
     except json.JSONDecodeError as exc:
         raise Unusable(f"it was not valid JSON ({exc.msg} at position {exc.pos})") from exc
 

@@ -157,9 +157,9 @@ def test_a_faithful_summary_passes_every_check(reference: Reference) -> None:
         (
             {"entities": [{"name": "Erdogan", "type": "person", "description": "host"}]},
             "candidates",
-            "entity 'Erdogan'",
+            "entity Erdogan",
         ),
-        ({"dates": [{"date": "2022-10-30", "event": "Talks"}]}, "candidates", "date '2022-10-30'"),
+        ({"dates": [{"date": "2022-10-30", "event": "Talks"}]}, "candidates", "date 2022-10-30"),
     ],
 )
 def test_each_planted_fault_is_caught(
@@ -177,7 +177,8 @@ def test_an_untranslated_paragraph_is_caught(reference: Reference) -> None:
         sources[1],  # left in Indonesian
     ]
     failed = _failed(check_translation(paragraphs, sources, reference))
-    assert failed["language"] == ["paragraph 2: id (1.00)"]
+    assert "paragraph 2: id (1.00)" in failed["language"]
+    assert not any(item.startswith("paragraph 1") for item in failed["language"])
 
 
 def test_a_paragraph_that_loses_its_numbers_and_names_is_caught(reference: Reference) -> None:

@@ -221,7 +221,10 @@ def test_translate_markdown(sent: Recorder, seed_path: Path) -> None:
     result = invoke("translate", str(seed_path), "-q")
 
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.startswith("translated 1\n\ntranslated 2\n\n")
+    # The fake's placeholder paragraphs fail the checks: the verdict comes first, so a
+    # reader is warned before reading, then every paragraph in order.
+    assert result.stdout.startswith("> **Failed checks**")
+    assert "\ntranslated 1\n\ntranslated 2\n\n" in result.stdout
     assert "Indonesian (id) → English (en)" in result.stdout
 
 

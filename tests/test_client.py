@@ -578,3 +578,47 @@ def test_summarize_through_llama_cpp_server(llama_server: str, tmp_path: Path) -
     assert summary.source_language == "id"
     # llama-cpp-python's server refuses response_format json_schema; we fell back, visibly.
     assert "does not accept response_format json_schema" in result.stderr
+
+
+@pytest.mark.model
+def test_llama_cpp_server_cannot_write_a_name_outside_the_candidates(llama_server: str) -> None:
+    """The per-article schema over loopback: told outright to name a president the article
+    never mentions, the server's grammar leaves the model only the article's names."""
+    from summarizer import Summarizer
+    from summarizer.candidates import constrained_schema, extract_candidates
+    from summarizer.clean import clean_article
+    from summarizer.llm import ChatRequest, ModelTraits
+    from summarizer.pipeline import answer_schema
+    from summarizer.schema import SummaryDraft
+    from summarizer.structured import parse_answer
+    from tests.conftest import SEED
+
+    candidates = extract_candidates(clean_article(SEED.read_text(encoding="utf-8")), "id", "en")
+    schema = constrained_schema(
+        answer_schema(SummaryDraft, ModelTraits(schema_caps=(120, 3))), candidates,
+        same_language=False,
+    )  # fmt: skip
+    instruction = (
+        'Answer with this JSON object exactly: {"title": "Erdogan hosts talks", "summary": '
+        '"Recep Tayyip Erdogan hosted the talks on 30 October 2022.", "key_points": [], '
+        '"entities": [{"name": "Recep Tayyip Erdogan", "type": "person", "description": '
+        '"President of Turkey"}], "dates": [{"date": "2022-10-30", "event": "talks"}], '
+        '"quotes": [{"speaker": "Recep Tayyip Erdogan", "text": "Welcome."}]}'
+    )
+    with Summarizer(model="openai/smollm2", api_base=llama_server, cache=False) as summarizer:
+        response = summarizer.client().complete(
+            ChatRequest(
+                model="openai/smollm2",
+                messages=[{"role": "user", "content": instruction}],
+                task="summarize",
+                response_schema=schema,
+                schema_name="summarize",
+                max_tokens=600,
+            )
+        )
+    answer = parse_answer(response.text, SummaryDraft)
+    assert answer.entities, response.text  # it wrote entities, and each is a candidate
+    assert {e.name for e in answer.entities} <= set(candidates.entity_names)
+    assert {d.date for d in answer.dates} <= set(candidates.dates)
+    assert {q.speaker for q in answer.quotes} <= set(candidates.speakers)
+    assert "Erdogan" not in " ".join(e.name for e in answer.entities)

@@ -637,3 +637,15 @@ def test_fuzzed_from_openapi_never_a_5xx(path: str, method: str, mode: str) -> N
         fuzz()
     if mode == "positive" and path != "/healthz":
         assert fake.requests, "no fuzzed request reached the model"
+
+
+def test_strict_server_answers_502_when_an_answer_fails_its_checks(seed_article: str) -> None:
+    from tests.test_checks import good_draft
+
+    fake = FakeLLM(strict=True).enqueue(good_draft(key_points=["date", "event"]))
+    with running(serve(fake, strict=True)) as url:
+        response = post(f"{url}/v1/summaries", json={"text": seed_article})
+    assert response.status_code == 502, response.text
+    body = response.json()
+    assert body["error"] == "unchecked_answer"
+    assert "field name" in body["message"]

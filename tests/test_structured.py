@@ -68,3 +68,43 @@ def test_a_question_that_cannot_fit_is_refused_before_any_call() -> None:
     with pytest.raises(ContextOverflowError):
         ask(fake, question(max_tokens=100), SummaryDraft)
     assert fake.requests == []
+
+
+def test_a_re_ask_of_a_window_filling_question_gets_the_room_left() -> None:
+    # A chunk sized to fill the window with its answer: the repair message must still fit,
+    # taking room from the re-asked answer (at most half of it), never failing the article.
+    words = " ".join(["word"] * 280)
+    fake = FakeLLM(strict=True, context_window=400).enqueue("no json", draft())
+    asked = question(messages=[{"role": "user", "content": words}], max_tokens=100)
+    assert ask(fake, asked, SummaryDraft, max_repairs=1).title == draft()["title"]
+    first, second = fake.requests
+    assert first.max_tokens == 100
+    assert 50 <= second.max_tokens < 100
+
+
+def test_checks_re_ask_with_the_findings_and_keep_the_better_answer() -> None:
+    from summarizer.structured import Checking, Findings
+
+    def findings(answer: SummaryDraft) -> Findings:
+        names = answer.summary.count("Erdogan")
+        return Findings([f"{names} names not in the article: Erdogan"] if names else [], names)
+
+    invented = draft(summary="Erdogan hosted the talks.")
+    worse = draft(summary="Erdogan and Erdogan's aide hosted the talks.")
+    fake = FakeLLM(strict=True).enqueue(invented, worse, draft())
+    checking = Checking(findings, repairs=1)
+    answer = ask(fake, question(), SummaryDraft, checking=checking)
+    assert len(fake.requests) == 2  # one check repair, as allowed
+    assert "names not in the article: Erdogan" in fake.requests[1].messages[-1]["content"]
+    assert answer.summary == invented["summary"]  # the better answer; flagged, never dropped
+
+
+def test_a_re_ask_that_cannot_fit_keeps_the_valid_answer() -> None:
+    from summarizer.structured import Checking, Findings
+
+    words = " ".join(["word"] * 285)
+    fake = FakeLLM(strict=True, context_window=400).enqueue(draft())
+    asked = question(messages=[{"role": "user", "content": words}], max_tokens=100)
+    long_findings = Findings(["x " * 80], 1)  # a repair message that leaves no room
+    answer = ask(fake, asked, SummaryDraft, checking=Checking(lambda a: long_findings))
+    assert answer.title == draft()["title"] and len(fake.requests) == 1

@@ -343,15 +343,20 @@ def field_languages(
     wanted = grounds.output_language
     languages = (wanted, grounds.source_language)
     verdicts: dict[str, str] = {}
-    pieces: dict[str, list[str]] = {}
+    pieces: dict[str, list[tuple[str, str]]] = {}
     for unit in units(output, task, wanted) if read is None else read:
         text = _prose_of(unit)
-        if text is not None:
-            pieces.setdefault(unit.field, []).append(text)
-    for name, texts in pieces.items():
-        alone = [(f"{name}[{i + 1}]", t) for i, t in enumerate(texts)] if len(texts) > 1 else []
-        for label, text in [*alone, (name, " ".join(texts))]:
-            if len(text) < MIN_LANGUAGE_CHARS:
+        if text is None:
+            continue
+        items = pieces.setdefault(unit.field, [])
+        # The summary's sentences by number; a list's items (and a translation's
+        # paragraphs) by their own number, whichever of their sentences is judged.
+        number = len(items) + 1 if unit.field == "summary" else unit.index + 1
+        items.append((f"{unit.field}[{number}]", text))
+    for name, items in pieces.items():
+        alone = items if len(items) > 1 else []
+        for label, text in [*alone, (name, " ".join(text for _, text in items))]:
+            if len(text) < MIN_LANGUAGE_CHARS or verdicts.get(label, "ok") != "ok":
                 continue
             code, probability = detect_among(text, languages)
             if not _same_language(code, wanted) and probability >= MIN_LANGUAGE_CONFIDENCE:
@@ -368,7 +373,7 @@ def _prose_of(unit: Unit) -> str | None:
     which read as the article's language ("Pasar Sukamaju fire in Bandung ..." is not
     Indonesian), and what is left is often too short to judge."""
     if unit.field == "title":
-        return " ".join(re.sub(r"\b[^\W\d_a-z]\w*", " ", unit.text).split())
+        return " ".join(word for word in unit.text.split() if not word[:1].isupper())
     if unit.field in ("summary", "key_points", "paragraphs"):
         return unit.text
     if unit.field == "quotes":
@@ -438,7 +443,9 @@ def grade(
     grounds = case_grounds(case)
     languages = field_languages(data, case.task, grounds, read) if output is not None else {}
     unsupported = (
-        unsupported_items(data, case.task, ArticleIndex(article, grounds), read)
+        # The article as the product reads it: datelines and read-also lines are no
+        # grounds for a name (summarizer/checks.py builds its index the same way).
+        unsupported_items(data, case.task, ArticleIndex(clean_article(article).text, grounds), read)
         if output is not None
         else []
     )

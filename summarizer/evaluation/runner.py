@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from summarizer.clean import clean_article
 from summarizer.errors import InputError, SummarizerError
 from summarizer.evaluation.cases import (
     Case,
@@ -313,7 +314,8 @@ def check_figures(cases: Sequence[CaseResult]) -> dict[str, Any]:
     check_s: list[float] = []
     repair_s: list[float] = []
     for result in cases:
-        index = ArticleIndex(result.case.article_text(), case_grounds(result.case))
+        article = clean_article(result.case.article_text()).text
+        index = ArticleIndex(article, case_grounds(result.case))
         for attempt in result.attempts:
             if attempt.output is None or attempt.meta is None:
                 continue
