@@ -89,7 +89,7 @@ def check_summary(answer: dict[str, Any], reference: Reference) -> list[Check]:
         _grounding_check(unsupported),
         _candidates_check(answer, reference),
         _language_check(languages, reference),
-        _check("key_points", key_point_problems(answer.get("key_points"))),
+        _key_points_check(key_point_problems(answer.get("key_points"))),
     ]
 
 
@@ -179,8 +179,13 @@ def _grounding_check(unsupported: list[str]) -> Check:
     for kind, values in by_kind.items():
         singular, plural = _KINDS.get(kind, (kind, kind + "s"))
         noun = singular if len(values) == 1 else plural
-        parts.append(f"{len(values)} {noun} not found in the article: {', '.join(values)}")
+        shown = [v.capitalize() if kind == "weekday" else v for v in values]
+        parts.append(f"{len(values)} {noun} not found in the article: {', '.join(shown)}")
     return _check("grounding", unsupported, "; ".join(parts))
+
+
+def _key_points_check(problems: list[str]) -> Check:
+    return _check("key_points", problems, "key points: " + ", ".join(problems) if problems else "")
 
 
 def _candidates_check(answer: dict[str, Any], reference: Reference) -> Check:
@@ -225,7 +230,12 @@ def _readable(label: str) -> str:
         "paragraphs": "paragraph",
     }
     if not rest:
-        return {"paragraphs": "the translation"}.get(field, field.replace("_", " "))
+        wholes = {
+            "paragraphs": "the translation",
+            "entities": "the entity descriptions",
+            "dates": "the date events",
+        }
+        return wholes.get(field, "the " + field.replace("_", " "))
     return f"{words.get(field, field)} {rest.rstrip(']')}"
 
 

@@ -146,7 +146,7 @@ def test_a_faithful_summary_passes_every_check(reference: Reference) -> None:
         (
             {"summary": "Perundingan damai di Antalya berakhir tanpa kemajuan apa pun."},
             "language",
-            "summary: id (1.00)",
+            "the summary: id (1.00)",
         ),
         ({"key_points": ["date", "event"]}, "key_points", "point 1 ('date') is a field name"),
         (
@@ -201,7 +201,7 @@ def test_a_failed_check_is_re_asked_naming_the_fault_and_repaired() -> None:
 
     assert len(fake.requests) == 2
     re_ask = fake.requests[1].messages[-1]["content"]
-    assert "Erdogan" in re_ask and "wednesday" in re_ask
+    assert "Erdogan" in re_ask and "Wednesday" in re_ask
     assert summary.summary == good_draft()["summary"]
     assert all(check.passed for check in summary.meta.checks)
     assert summary.meta.retries == 1
