@@ -459,7 +459,12 @@ def _map_summaries(
             max_tokens=run.answer_tokens,
             order=(0, index),
         )
-        draft = run.ask(question, SummaryDraft, check=run.check_summary)
+        # One part of a long article is re-asked for nothing its final summary will not
+        # show: its prose goes through the combine call, which is checked and re-asked,
+        # and its entities, dates and quotes are held to the candidates by the schema. So
+        # an article costs one repair at most, however many parts it has.
+        check = run.check_summary if len(chunks) == 1 else None
+        draft = run.ask(question, SummaryDraft, check=check)
         run.chunk_done(Task.SUMMARIZE, index)
         return draft
 
@@ -497,7 +502,9 @@ def _reduce_prose(
         merged: list[ProseDraft | SummaryDraft] = []
         for index, group in enumerate(groups):
             merged.append(
-                group[0] if len(group) == 1 else _combine(run, group, languages, (level, index))
+                group[0]
+                if len(group) == 1
+                else _combine(run, group, languages, (level, index), final=len(groups) == 1)
             )
             progress.advance()
         parts = merged
@@ -534,6 +541,8 @@ def _combine(
     group: Sequence[ProseDraft | SummaryDraft],
     languages: dict[str, str],
     order: tuple[int, int],
+    *,
+    final: bool,
 ) -> ProseDraft:
     question = Question(
         task="combine",
@@ -543,7 +552,8 @@ def _combine(
         max_tokens=run.answer_tokens,
         order=order,
     )
-    return run.ask(question, ProseDraft, check=run.check_summary)
+    # Only the last combine writes what the reader sees: it alone is checked and re-asked.
+    return run.ask(question, ProseDraft, check=run.check_summary if final else None)
 
 
 # -- translations -----------------------------------------------------------------------

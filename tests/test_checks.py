@@ -307,3 +307,17 @@ def test_a_dry_run_plans_no_repairs(monkeypatch: pytest.MonkeyPatch) -> None:
     summarizer = Summarizer(model=MODEL, client=FakeLLM())
     requests = summarizer.plan(Task.SUMMARIZE, SEED.read_text(encoding="utf-8"))
     assert len(requests) == 1
+
+
+def test_a_long_article_costs_one_repair_at_most() -> None:
+    # Parts of a long article are not re-asked: their prose is merged by the combine call,
+    # which is checked (and re-asked once) like a short article's answer.
+    article = "\n\n".join(
+        f"Paragraph {i} says that Dmytro Kuleba met Sergei Lavrov in Antalya." for i in range(60)
+    )
+    fake = FakeLLM(context_window=700)
+    fake.enqueue(*[good_draft(summary="Erdogan hosted them.")] * 40)
+    summary = _summarizer(fake).summarize(article)
+    tasks = [request.task for request in fake.requests]
+    assert tasks.count("combine") >= 1 and summary.meta.chunks > 1
+    assert summary.meta.retries <= 1
