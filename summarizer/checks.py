@@ -250,11 +250,16 @@ def _language_check(languages: dict[str, str], reference: Reference) -> Check:
     if wrong:
         # "id (0.97)" -> "Indonesian, confidence 0.97"
         detail = f"not in {language_name(reference.target_language)}: " + ", ".join(
-            f"{label} is {language_name(found.split()[0])}, confidence "
+            f"{label} {_verb(label)} {language_name(found.split()[0])}, confidence "
             f"{found.split()[-1].strip('()')}"
             for label, found in wrong.items()
         )
     return _check("language", flagged, detail)
+
+
+def _verb(label: str) -> str:
+    plural = label.startswith("the ") and label.endswith("s") and label != "the translation"
+    return "are" if plural else "is"
 
 
 def _as_source(found: str, reference: Reference) -> str:
