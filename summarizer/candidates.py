@@ -40,7 +40,7 @@ from summarizer.evaluation.grounding import (
     is_common_word,
     weekday_names,
 )
-from summarizer.evaluation.normalize import date_mentions, fold, number_spans
+from summarizer.evaluation.normalize import DateMention, date_mentions, fold, number_spans
 
 # Quotation marks that open and close a direct quotation.
 _QUOTE = re.compile(r"[“„«\"]\s*(?P<text>[^“”„«»\"]{2,600}?)\s*[”“»\"]")
@@ -125,29 +125,29 @@ class Candidates:
 def extract_candidates(article: CleanedArticle, source: str, target: str) -> Candidates:
     """Every date, name, quotation and number ``article`` states."""
     names = _names(article.paragraphs, source)
+    mentions = date_mentions(article.text)
     target_names = {
         name: translated
         for name in names
         if (translated := _target_name(name, source, target)) and translated != name
     }
     return Candidates(
-        dates=_dates(article.text),
+        dates=_dates(mentions),
         names=tuple(names),
         target_names=target_names,
         quotes=tuple(_quotes(article.paragraphs, source)),
-        numbers=tuple(_numbers(article.text, source)),
+        numbers=tuple(_numbers(article.text, source, mentions)),
     )
 
 
 # -- dates -------------------------------------------------------------------------------------
 
 
-def _dates(text: str) -> tuple[str, ...]:
+def _dates(mentions: Sequence[DateMention]) -> tuple[str, ...]:
     """ISO dates, in order of first mention. A date written without its year ("Jumat
     (24/2)") takes the year of the article's full dates when they all share one; with
     none or several, it cannot be placed and is left out. Years and months stated alone
     are not listed: a ``dates`` entry is a day."""
-    mentions = date_mentions(text)
     years = {iso[:4] for m in mentions for iso in m.readings}
     found: list[str] = []
     for mention in sorted(mentions, key=lambda m: m.start):
@@ -297,9 +297,8 @@ def _distance(paragraph: str, name: str, start: int, end: int) -> int:
 # -- numbers -----------------------------------------------------------------------------------
 
 
-def _numbers(text: str, language: str) -> list[NumberCandidate]:
+def _numbers(text: str, language: str, dates: Sequence[DateMention]) -> list[NumberCandidate]:
     folded = fold(text)
-    dates = date_mentions(text)
     found: list[NumberCandidate] = []
     for start, end, values in number_spans(folded, language):
         if any(m.start <= start < m.end for m in dates):

@@ -34,7 +34,7 @@ from summarizer.candidates import Candidates, extract_candidates
 from summarizer.clean import CleanedArticle
 from summarizer.detect import SAME_LANGUAGE
 from summarizer.errors import UncheckedAnswerError
-from summarizer.evaluation.claims import units
+from summarizer.evaluation.claims import dict_items, units
 from summarizer.evaluation.graders import field_languages, key_point_problems
 from summarizer.evaluation.grounding import ArticleIndex, Grounds, unsupported_items
 from summarizer.evaluation.normalize import fold
@@ -62,6 +62,7 @@ class Reference:
     source_language: str
     target_language: str
     candidates: Candidates
+    grounds: Grounds
     index: ArticleIndex
     # Seconds spent reading the article for candidates and the index.
     extraction_s: float
@@ -73,11 +74,7 @@ class Reference:
         grounds = Grounds(source, target, aliases=tuple(candidates.target_names.values()))
         index = ArticleIndex(article.text, grounds)
         elapsed = time.perf_counter() - started
-        return cls(article, source, target, candidates, index, round(elapsed, 3))
-
-    @property
-    def grounds(self) -> Grounds:
-        return Grounds(self.source_language, self.target_language)
+        return cls(article, source, target, candidates, grounds, index, round(elapsed, 3))
 
 
 def check_summary(answer: dict[str, Any], reference: Reference) -> list[Check]:
@@ -196,17 +193,17 @@ def _candidates_check(answer: dict[str, Any], reference: Reference) -> Check:
     speakers = {fold(name) for name in candidates.speakers}
     flagged = [
         f"entity {entity.get('name')}"
-        for entity in _dicts(answer.get("entities"))
+        for entity in dict_items(answer.get("entities"))
         if fold(str(entity.get("name", ""))) not in names
     ]
     flagged += [
         f"date {item.get('date')}"
-        for item in _dicts(answer.get("dates"))
+        for item in dict_items(answer.get("dates"))
         if str(item.get("date", "")) not in candidates.dates
     ]
     flagged += [
         f"speaker {quote.get('speaker')}"
-        for quote in _dicts(answer.get("quotes"))
+        for quote in dict_items(answer.get("quotes"))
         if fold(str(quote.get("speaker", ""))) not in speakers
     ]
     detail = (
@@ -269,7 +266,3 @@ def _as_source(found: str, reference: Reference) -> str:
     if any({code, reference.source_language} <= group for group in SAME_LANGUAGE):
         code = reference.source_language
     return f"{code} {confidence}"
-
-
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

@@ -487,7 +487,8 @@ def _close_mentions(
 # -- an output as units -----------------------------------------------------------------------
 
 
-def _dicts(value: Any) -> list[dict[str, Any]]:
+def dict_items(value: Any) -> list[dict[str, Any]]:
+    """The objects of a list field of an output (a malformed output may hold anything)."""
     return [v for v in as_list(value) if isinstance(v, dict)]
 
 
@@ -512,12 +513,12 @@ def units(output: dict[str, Any], task: Task, language: str) -> list[Unit]:
     add("summary", str(output.get("summary") or ""))
     for index, point in enumerate(as_list(output.get("key_points"))):
         add("key_points", str(point), index)
-    for index, entity in enumerate(_dicts(output.get("entities"))):
+    for index, entity in enumerate(dict_items(output.get("entities"))):
         text = f"{entity.get('name', '')} ({entity.get('description', '') or ''})"
         add("entities", text, index, split=False)
-    for index, item in enumerate(_dicts(output.get("dates"))):
+    for index, item in enumerate(dict_items(output.get("dates"))):
         text = f"{item.get('date', '')} ({item.get('event', '')})"
         add("dates", text, index, split=False)
-    for index, quote in enumerate(_dicts(output.get("quotes"))):
+    for index, quote in enumerate(dict_items(output.get("quotes"))):
         add("quotes", f"{quote.get('speaker', '')}: {quote.get('text', '')}", index, split=False)
     return found

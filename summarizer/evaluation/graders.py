@@ -33,7 +33,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from summarizer.clean import clean_article
 from summarizer.detect import SAME_LANGUAGE, detect_among
 from summarizer.evaluation.cases import Case, Evidence, Fact, Polarity
-from summarizer.evaluation.claims import Unit, as_list, other_value, read_evidence, units
+from summarizer.evaluation.claims import (
+    Unit,
+    as_list,
+    dict_items,
+    other_value,
+    read_evidence,
+    units,
+)
 from summarizer.evaluation.grounding import ArticleIndex, Grounds, unsupported_items
 from summarizer.evaluation.translation import TranslationScore, score_translation
 from summarizer.schema import DatedEvent, Entity, Quote, SummaryDraft, TranslationDraft
@@ -180,20 +187,16 @@ def text_fields(output: dict[str, Any], task: Task) -> dict[str, str]:
         "title": str(output.get("title") or ""),
         "summary": str(output.get("summary") or ""),
         "key_points": "\n".join(str(p) for p in as_list(output.get("key_points"))),
-        "quotes": "\n".join(str(q.get("text", "")) for q in _dicts(output.get("quotes"))),
+        "quotes": "\n".join(str(q.get("text", "")) for q in dict_items(output.get("quotes"))),
         "entities": "\n".join(
             f"{e.get('name', '')}: {e.get('description', '')}"
-            for e in _dicts(output.get("entities"))
+            for e in dict_items(output.get("entities"))
         ),
         "dates": "\n".join(
-            f"{d.get('date', '')}: {d.get('event', '')}" for d in _dicts(output.get("dates"))
+            f"{d.get('date', '')}: {d.get('event', '')}" for d in dict_items(output.get("dates"))
         ),
     }
     return {name: text for name, text in fields.items() if text.strip()}
-
-
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [v for v in as_list(value) if isinstance(v, dict)]
 
 
 def all_text(output: dict[str, Any], task: Task) -> str:

@@ -29,6 +29,7 @@ from summarizer.evaluation.cases import (
     default_evals_dir,
     task_named,
 )
+from summarizer.evaluation.claims import dict_items
 from summarizer.evaluation.graders import Grade, Thresholds, all_text, case_grounds, grade
 from summarizer.evaluation.grounding import ArticleIndex, unsupported_items
 from summarizer.evaluation.judge import Judge, JudgeVerdict
@@ -296,15 +297,11 @@ def structured_unsupported(output: dict[str, Any], task: Task, index: ArticleInd
     if task is not Task.SUMMARIZE:
         return []
     fields = {
-        "entities": [{"name": e.get("name", "")} for e in _items(output.get("entities"))],
-        "dates": [{"date": d.get("date", "")} for d in _items(output.get("dates"))],
-        "quotes": [{"speaker": q.get("speaker", "")} for q in _items(output.get("quotes"))],
+        "entities": [{"name": e.get("name", "")} for e in dict_items(output.get("entities"))],
+        "dates": [{"date": d.get("date", "")} for d in dict_items(output.get("dates"))],
+        "quotes": [{"speaker": q.get("speaker", "")} for q in dict_items(output.get("quotes"))],
     }
     return unsupported_items(fields, task, index)
-
-
-def _items(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def check_figures(cases: Sequence[CaseResult]) -> dict[str, Any]:
