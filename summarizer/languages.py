@@ -56,7 +56,9 @@ def _successor(code: str) -> str | None:
 
 def _find(name: str) -> Language | None:
     """The language called ``name`` (in English or in another language), if langcodes knows it."""
-    if not name:
+    # No language name holds a control character, and langcodes' name index (a marisa
+    # trie keyed on NUL-separated strings) fails with a SystemError on one: the fuzzer's find.
+    if not name or not name.isprintable():
         return None
     import langcodes
 
