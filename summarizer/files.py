@@ -8,7 +8,11 @@ text is recognised and decoded with a notice; anything else needs ``--encoding``
 endings (``\\r\\n``, ``\\r``, mixed) all become ``\\n``.
 
 Output: written through a temporary file in the same folder and renamed into place, so a
-failed or interrupted run leaves the previous file intact and never a partial one.
+failed or interrupted run leaves the previous file intact and never a partial one. On
+Linux the temporary file is unnamed (``O_TMPFILE``) until it is complete, so even a
+``kill -9`` mid-write leaves nothing behind; elsewhere (or on a filesystem without
+``O_TMPFILE``) it is named ``.NAME.summarizer-PID-HOST.XXXXXXXX.tmp``, and the next write
+into that folder removes those whose process on this host is gone.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import re
+import secrets
+import socket
 import sys
 import tempfile
 import unicodedata
@@ -44,6 +51,13 @@ _MAGIC = (
     (b"\x7fELF", "an executable"),
 )
 SIZE_HINT = "Split it, or raise max_input_bytes (config file or SUMMARIZER_MAX_INPUT_BYTES)."
+# Our temporary files: ``.NAME.summarizer-PID-HOST.XXXXXXXX.tmp``; the name says whose.
+_TEMPORARY = re.compile(
+    r"^\..*\.summarizer-(?P<pid>[0-9]{1,10})-(?P<host>[A-Za-z0-9-]*)\.[a-z0-9_]{8}\.tmp$"
+)
+_O_TMPFILE: int = getattr(os, "O_TMPFILE", 0)  # Linux 3.11+
+# False once linking an unnamed file into a folder has failed: this process cannot.
+_unnamed_links = True
 # In Western European text written in Windows-1252 most letters are ASCII; when most are
 # not, it is more likely another 8-bit code page (Cyrillic, Greek...) that also decodes.
 _MAX_NON_ASCII_LETTER_SHARE = 0.3
@@ -243,6 +257,9 @@ def read_article(path: str, *, max_bytes: int, encoding: str | None = None) -> s
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the whole new one.
 
+    A writer killed mid-write leaves no temporary file on Linux, and elsewhere one that the
+    next write into the folder removes (see the module docstring).
+
     Raises:
         InputError: the folder does not exist or cannot be written (exit code 3 as for the
             input: a path the user gave us that we cannot use).
@@ -254,9 +271,70 @@ def write_atomic(path: Path, text: str) -> None:
             path=str(path),
             hint="Name a file for --output.",
         )
+    _sweep_temporaries(directory)
+    if not _write_unnamed(path, directory, text):
+        _write_named(path, directory, text)
+
+
+def _write_unnamed(path: Path, directory: Path, text: str) -> bool:
+    """Write through an ``O_TMPFILE`` file, which has no name until it is complete and
+    linked in place; ``False`` (nothing written) where the system cannot."""
+    global _unnamed_links
+    if not _O_TMPFILE or not _unnamed_links:
+        return False
+    try:
+        descriptor = os.open(directory, _O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    except OSError:  # a filesystem without it, or no such folder: the named way says why
+        return False
+    temporary = None
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+            temporary = _link_unnamed(handle.fileno(), path)
+        if temporary is None:
+            _unnamed_links = False
+            return False
+        os.replace(temporary, path)
+    except BaseException:
+        if temporary is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+        raise
+    return True
+
+
+def _link_unnamed(descriptor: int, path: Path) -> str | None:
+    """Give the unnamed file ``descriptor`` a temporary name next to ``path``, for
+    ``os.replace``; ``None`` where this process cannot.
+
+    ``/proc/self/fd`` first, as open(2) describes; some sandboxes refuse that (EXDEV), and
+    ``linkat(AT_EMPTY_PATH)`` does the same without ``/proc`` (Linux 6.10+, or with
+    ``CAP_DAC_READ_SEARCH``).
+    """
+    name = str(path.parent / f"{_temporary_prefix(path)}{secrets.token_hex(4)}.tmp")
+    try:
+        os.link(f"/proc/self/fd/{descriptor}", name, follow_symlinks=True)
+        return name
+    except OSError:
+        pass
+    import ctypes
+
+    try:
+        linkat = ctypes.CDLL(None).linkat
+    except (OSError, AttributeError):
+        return None
+    at_fdcwd, at_empty_path = -100, 0x1000  # <fcntl.h>
+    linked = linkat(descriptor, b"", at_fdcwd, os.fsencode(name), at_empty_path)
+    return name if linked == 0 else None
+
+
+def _write_named(path: Path, directory: Path, text: str) -> None:
+    """Write through a named temporary file, renamed into place once complete."""
     try:
         descriptor, temporary = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".tmp", dir=directory
+            prefix=_temporary_prefix(path), suffix=".tmp", dir=directory
         )
     except OSError as exc:
         raise InputError(
@@ -274,3 +352,42 @@ def write_atomic(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def _temporary_prefix(path: Path) -> str:
+    """``.NAME.summarizer-PID-HOST.``: hidden, next to ``path``, and whose it is."""
+    return f".{path.name[:100]}.summarizer-{os.getpid()}-{_host()}."
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40]
+
+
+def _sweep_temporaries(directory: Path) -> None:
+    """Remove the temporary files in ``directory`` that a writer on this host left when it
+    was killed (its process is gone).
+
+    A writer that is still running, on this host or another sharing the folder, keeps its
+    own. Only names of our own shape are touched. Nothing is swept on Windows.
+    """
+    if os.name != "posix":  # os.kill(pid, 0) would not ask, it would act
+        return
+    host = _host()
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            match = _TEMPORARY.match(entry.name)
+            if match is None or match["host"] != host or _alive(int(match["pid"])):
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a zombie still does, until it is reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # EPERM: another user's process
+        return True
+    return True

@@ -1,16 +1,22 @@
-"""files.py: every kind of bad input is refused with a reason; output is written atomically."""
+"""files.py: every kind of bad input is refused with a reason; output is written atomically,
+and a writer killed mid-write leaves no temporary file behind."""
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from summarizer import files
 from summarizer.errors import InputError
 from summarizer.files import decode_article, load_article, read_article, write_atomic
+from tests.conftest import ROOT, SEED
 
 LIMIT = 1_000_000
 FRENCH = "Le ministre a déclaré à Genève : « Nous espérons un accord » — été 2022.\n"
@@ -264,3 +270,175 @@ def test_writing_into_a_missing_folder_is_an_input_error(tmp_path: Path) -> None
 def test_writing_onto_a_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="it is a directory"):
         write_atomic(tmp_path, "x")
+
+
+# -- killed mid-write ------------------------------------------------------------------------
+
+# Writes argv[2] characters to argv[1] through write_atomic, and stalls in fsync (the data is
+# written, not yet in place) after saying so on stdout, for the parent to kill it there.
+# argv[3] "named" takes away O_TMPFILE, as a filesystem without it would.
+STALLING_WRITER = """
+import os, sys, time
+from pathlib import Path
+from summarizer import files
+
+def stall(descriptor):
+    print("writing", flush=True)
+    time.sleep(60)
+
+if sys.argv[3] == "named":
+    files._O_TMPFILE = 0
+os.fsync = stall
+files.write_atomic(Path(sys.argv[1]), "x" * int(sys.argv[2]))
+"""
+# The same around the CLI: summarize ARGS..., stalled in its --output's fsync.
+STALLING_CLI = """
+import os, sys, time
+from summarizer import files
+from summarizer.cli import main
+
+def stall(descriptor):
+    print("writing", flush=True)
+    time.sleep(60)
+
+if sys.argv[1] == "named":
+    files._O_TMPFILE = 0
+os.fsync = stall
+sys.argv = ["summarize", *sys.argv[2:]]
+main()
+"""
+
+
+def _kill_mid_write(folder: Path, script: str, *args: str) -> list[str]:
+    """Run ``script`` in ``folder`` and SIGKILL it once it stalls mid-write; the names in
+    ``folder`` just before the kill."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        said = child.stdout.readline() if child.stdout else ""
+        assert said == "writing\n", child.stderr.read() if child.stderr else ""
+        return sorted(os.listdir(folder))
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)  # reaped: a zombie would still count as alive
+        for stream in (child.stdout, child.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _unnamed_works(folder: Path) -> bool:
+    """Whether this system writes through unnamed files in ``folder`` (Linux 3.11+, a
+    filesystem with O_TMPFILE, and a way to link one in)."""
+    write_atomic(folder / "probe", "x")
+    (folder / "probe").unlink()
+    return bool(files._O_TMPFILE) and files._unnamed_links
+
+
+def test_a_writer_killed_mid_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    if not _unnamed_works(tmp_path):
+        pytest.skip("no O_TMPFILE here: the named fallback is tested below")
+    target = tmp_path / "out.md"
+    target.write_text("previous result", encoding="utf-8")
+
+    during = _kill_mid_write(tmp_path, STALLING_WRITER, "out.md", str(20_000_000), "unnamed")
+
+    assert during == ["out.md"]  # 20 MB written, under no name at all
+    assert sorted(os.listdir(tmp_path)) == ["out.md"]
+    assert target.read_text(encoding="utf-8") == "previous result"
+
+
+def test_a_named_temporary_left_by_a_kill_is_swept_by_the_next_write(tmp_path: Path) -> None:
+    target = tmp_path / "out.md"
+    target.write_text("previous result", encoding="utf-8")
+
+    during = _kill_mid_write(tmp_path, STALLING_WRITER, "out.md", str(20_000_000), "named")
+
+    left = [name for name in os.listdir(tmp_path) if name != "out.md"]
+    assert len(left) == 1 and left[0].startswith(".out.md.summarizer-")
+    assert sorted(during) == sorted(os.listdir(tmp_path))
+    assert target.read_text(encoding="utf-8") == "previous result"
+    write_atomic(tmp_path / "other.md", "new")
+    assert sorted(os.listdir(tmp_path)) == ["other.md", "out.md"]
+
+
+@pytest.mark.parametrize("mode", ["unnamed", "named"])
+def test_summarize_output_killed_mid_write_leaves_no_temporary(tmp_path: Path, mode: str) -> None:
+    if mode == "unnamed" and not _unnamed_works(tmp_path):
+        pytest.skip("no O_TMPFILE here")
+    (tmp_path / "summary.md").write_text("previous summary", encoding="utf-8")
+    command = [str(SEED), "--dry-run", "--model", "openai/gpt-4o-mini", "-o", "summary.md"]
+
+    _kill_mid_write(tmp_path, STALLING_CLI, mode, *command)
+
+    left = sorted(os.listdir(tmp_path))
+    assert (tmp_path / "summary.md").read_text(encoding="utf-8") == "previous summary"
+    if mode == "unnamed":
+        assert left == ["summary.md"]
+    else:
+        assert len(left) == 2  # the killed writer's temporary, until the next write here
+        write_atomic(tmp_path / "summary.md", "new summary")
+        assert sorted(os.listdir(tmp_path)) == ["summary.md"]
+
+
+def test_the_sweep_removes_only_our_temporaries_of_gone_processes(tmp_path: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(30)
+    host = files._host()
+    names = {
+        "gone": f".out.md.summarizer-{gone.pid}-{host}.abcd1234.tmp",
+        "running": f".out.md.summarizer-{os.getpid()}-{host}.abcd1234.tmp",
+        "another host": f".out.md.summarizer-{gone.pid}-elsewhere.abcd1234.tmp",
+        "not ours": ".out.md.abcd1234.tmp",
+    }
+    for name in names.values():
+        (tmp_path / name).write_text("partial")
+
+    write_atomic(tmp_path / "out.md", "new")
+
+    kept = {name for name in os.listdir(tmp_path) if name != "out.md"}
+    assert kept == {names["running"], names["another host"], names["not ours"]}
+
+
+def test_a_filesystem_without_o_tmpfile_falls_back_to_a_named_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = os.open
+    opened: list[int] = []
+
+    def no_tmpfile(path: str, flags: int, mode: int = 0o777) -> int:
+        opened.append(flags)
+        if files._O_TMPFILE and flags & files._O_TMPFILE == files._O_TMPFILE:
+            raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", no_tmpfile)
+    target = tmp_path / "out.md"
+
+    write_atomic(target, "new")
+
+    assert target.read_text(encoding="utf-8") == "new"
+    assert sorted(os.listdir(tmp_path)) == ["out.md"]
+    assert len(opened) == (2 if files._O_TMPFILE else 1)  # tried, then the named way
+
+
+def test_an_unnamed_file_that_cannot_be_linked_is_written_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not files._O_TMPFILE:
+        pytest.skip("no O_TMPFILE here")
+    monkeypatch.setattr(files, "_unnamed_links", True)
+    monkeypatch.setattr(files, "_link_unnamed", lambda descriptor, path: None)
+    target = tmp_path / "out.md"
+
+    write_atomic(target, "new")
+    write_atomic(target, "newer")  # without trying the unnamed way again
+
+    assert target.read_text(encoding="utf-8") == "newer"
+    assert sorted(os.listdir(tmp_path)) == ["out.md"]
+    assert files._unnamed_links is False
