@@ -10,10 +10,14 @@ over one ``Summarizer``.
 * One JSON line per article is appended as soon as it completes, by one writer, each in one
   ``write``, fsynced before it is counted: ``{"input": ..., "ok": true, "result": {...}}``
   or ``{"input": ..., "ok": false, "error": {...}}`` (``batch_results``).
+* Each line also records the run's settings: task, target language, model (the
+  configured one, whichever fallback answered) and a hash of the prompt templates.
 * Re-running with the same ``--out`` skips inputs that already have a line, so a run
   killed part-way resumes where it stopped. A torn last line (a crash mid-write) is cut
   off before appending; anything else that does not parse stops the run rather than
-  being silently dropped.
+  being silently dropped. A file made with other settings (another ``--lang``,
+  ``--translate``, model or ``--prompts-dir``) stops the run before any article, so
+  results are never mixed; ``--redo`` empties it and runs every input.
 
 Every article is ``Summarizer.run``: the Summarizer chooses and builds the client, and
 answers from its response cache (``meta.cached``); batch builds no client.
@@ -34,10 +38,12 @@ from summarizer.batch_inputs import ARTICLE_SUFFIXES, find_inputs, input_key
 from summarizer.batch_results import (
     Record,
     ResultsWriter,
+    check_settings,
     drop_failures,
     error_record,
     load_results,
 )
+from summarizer.errors import UsageError
 from summarizer.tasks import Task
 
 if TYPE_CHECKING:
@@ -76,6 +82,15 @@ class BatchJob:
     concurrency: int = 8  # articles in flight at once, for models that allow it
     retry_failed: bool = False
     processes: int | None = None  # worker processes; None: worker_processes() decides
+    redo: bool = False  # discard the results already in the file and run every input
+
+    def __post_init__(self) -> None:
+        if self.redo and self.retry_failed:
+            raise UsageError(
+                "--redo and --retry-failed cannot be used together: --redo runs every input again.",
+                hint="Pass --retry-failed to keep the results that succeeded, or --redo to "
+                "discard them all.",
+            )
 
 
 def worker_processes(job: BatchJob, *, parallel: bool) -> int:
@@ -148,11 +163,13 @@ class _Worker:
     task: Task
     target_language: str
     max_input_bytes: int
+    settings: dict[str, str]  # what every line records of the run (batch_results.SETTINGS)
 
     @classmethod
     def for_job(cls, job: BatchJob, summarizer: Summarizer) -> _Worker:
         """Raises ``UsageError`` for an unknown language."""
         from summarizer.languages import normalize_language
+        from summarizer.prompts import templates_sha256
 
         # The Summarizer's own language is already a checked code.
         language = (
@@ -160,16 +177,19 @@ class _Worker:
             if job.target_language is None
             else normalize_language(job.target_language)
         )
-        return cls(summarizer, job.task, language, summarizer.settings.max_input_bytes)
+        settings = {
+            "task": job.task.value,
+            "target_language": language,
+            "model": summarizer.model,  # the configured model, not a fallback that answered
+            "prompts_sha256": templates_sha256(summarizer.settings.prompts_dir),
+        }
+        max_bytes = summarizer.settings.max_input_bytes
+        return cls(summarizer, job.task, language, max_bytes, settings)
 
     def process(self, path: Path) -> Record:
         from summarizer.files import read_article
 
-        record: Record = {
-            "input": str(path),
-            "task": self.task.value,
-            "target_language": self.target_language,
-        }
+        record: Record = {"input": str(path), **self.settings}
         try:
             text = read_article(str(path), max_bytes=self.max_input_bytes)
             result = self.summarizer.run(self.task, text, lang=self.target_language)
@@ -194,8 +214,9 @@ def run_batch(
 
     Args:
         patterns: files, folders and globs.
-        out: the JSON Lines results file; created, or resumed when it exists.
-        job: task, language, concurrency, retry_failed, processes.
+        out: the JSON Lines results file; created, or resumed when it exists (emptied
+            first with ``job.redo``).
+        job: task, language, concurrency, retry_failed, redo, processes.
         summarizer: does every article (its model, client, cache and settings). It is
             checked here (``Summarizer.check``) before any worker process is forked, so the
             workers inherit its built client. Its own ``concurrency`` (chunks of one article
@@ -209,7 +230,9 @@ def run_batch(
         propagates after ``tally.interrupted`` is set.
 
     Raises:
-        UsageError: an unknown language, or another batch is writing to ``out``.
+        UsageError: an unknown language, another batch is writing to ``out``, ``out``
+            holds results made with another task, language, model or prompt templates
+            (and ``job.redo`` is not set), or ``job`` sets both redo and retry_failed.
         InputError: an input pattern matches nothing, or ``out`` holds a corrupt line.
         ConfigError: the model cannot be used (``Summarizer.check``).
     """
@@ -219,8 +242,8 @@ def run_batch(
     # One llama.cpp context serves one request at a time: parallel articles only queue.
     parallel = backends.traits(summarizer.connection()).parallel
     tally = tally if tally is not None else Tally()
-    tally.total = len(paths)
-    writer, todo = _open_results(out, paths, job.retry_failed, tally)
+    writer, todo = _open_results(out, paths, job, worker.settings, tally)
+    tally.total = len(paths)  # after: a file that cannot be resumed has no tally to show
     try:
         engine = Engine(
             worker.process,
@@ -236,14 +259,30 @@ def run_batch(
 
 
 def _open_results(
-    out: Path, paths: Sequence[Path], retry_failed: bool, tally: Tally
+    out: Path,
+    paths: Sequence[Path],
+    job: BatchJob,
+    settings: dict[str, str],
+    tally: Tally,
 ) -> tuple[ResultsWriter, list[Path]]:
     """The locked writer of ``out`` and the paths it has no line for yet; sets the tally's
-    ``repaired`` and ``skipped``."""
+    ``repaired`` and ``skipped``.
+
+    Raises:
+        UsageError: another run holds the lock, or ``out`` holds lines made with other
+            ``settings`` (``job.redo`` empties it first).
+        InputError: ``out`` holds a line that is not a result.
+    """
     writer = ResultsWriter(out)  # locks first: no other run may repair or append meanwhile
     try:
+        # Read even for a redo: only a results file is ever emptied, not a file named by
+        # mistake.
         records, tally.repaired = load_results(out)
-        if retry_failed:
+        if job.redo:
+            writer.discard()
+            records, tally.repaired = [], False
+        check_settings(out, records, settings)
+        if job.retry_failed:
             records = drop_failures(out, records)
             writer.close()
             writer = ResultsWriter(out)  # the rewrite replaced the file we had open

@@ -1,10 +1,13 @@
 """A batch's results file: JSON Lines, one record per article, appended as they finish.
 
-``{"input": ..., "task": ..., "target_language": ..., "ok": true, "result": {...}}`` or
-``{..., "ok": false, "error": {...}}``. Each line is written in one ``write`` by one
-writer that holds an exclusive lock on the file, and fsynced before it is counted.
-Loading it for a resume cuts off a torn last line (a crash mid-write) and refuses any
-other line that does not parse, rather than silently dropping it.
+``{"input": ..., "task": ..., "target_language": ..., "model": ..., "prompts_sha256": ...,
+"ok": true, "result": {...}}`` or ``{..., "ok": false, "error": {...}}``. Each line is
+written in one ``write`` by one writer that holds an exclusive lock on the file, and
+fsynced before it is counted. Loading it for a resume cuts off a torn last line (a crash
+mid-write) and refuses any other line that does not parse, rather than silently dropping
+it. A resume also refuses a file whose lines were made for another task, language, model
+or set of prompt templates (``check_settings``): its results would be mixed with this
+run's.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from summarizer.errors import InputError, SummarizerError, UsageError
 
 # One line of the results file, as parsed.
 Record = dict[str, Any]
+# What every line records of the run that made it; a resume must match them all.
+SETTINGS = ("task", "target_language", "model", "prompts_sha256")
+_START_OVER = (
+    "Write to another --out file, or pass --redo to discard the old results and start over."
+)
 
 
 def load_results(out: Path) -> tuple[list[Record], bool]:
@@ -74,6 +82,37 @@ def _parse(raw: bytes) -> Record | None:
     return value if is_record else None
 
 
+def check_settings(out: Path, records: Sequence[Record], settings: dict[str, str]) -> None:
+    """Refuse to resume ``out`` when a line was made with other ``SETTINGS`` than this run's.
+
+    Raises:
+        UsageError: a line's task, target language, model or prompt templates differ from
+            ``settings`` (or it does not say: a line written before they were recorded).
+    """
+    for record in records:
+        for name in SETTINGS:
+            if name not in record:
+                raise UsageError(
+                    f"{out} has results without {name!r} (written by an older version), "
+                    "so it cannot be told whether they match this run.",
+                    hint=_START_OVER,
+                )
+            if record[name] != settings[name]:
+                theirs, ours = _shown(name, record[name]), _shown(name, settings[name])
+                raise UsageError(
+                    f"{out} holds results made with {name} {theirs}, but this run's {name} "
+                    f"is {ours}: resuming would mix them.",
+                    hint=_START_OVER,
+                )
+
+
+def _shown(name: str, value: Any) -> str:
+    """A setting's value for a message: the hash by its first 12 digits, as git shows one."""
+    if name == "prompts_sha256" and isinstance(value, str):
+        return repr(value[:12])
+    return repr(value)
+
+
 def error_record(exc: BaseException) -> dict[str, Any]:
     """How a failed article is written: enough to act on without a traceback."""
     if isinstance(exc, SummarizerError):
@@ -114,6 +153,12 @@ class ResultsWriter:
 
     def fileno(self) -> int:
         return self._handle.fileno()
+
+    def discard(self) -> None:
+        """Empty the file (``--redo``): one ``ftruncate`` while holding the lock, so no
+        other run sees a part of it, and the lock is never let go."""
+        self._handle.truncate(0)
+        os.fsync(self._handle.fileno())
 
     def close(self) -> None:
         self._handle.close()

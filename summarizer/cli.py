@@ -378,6 +378,13 @@ def cache(
             help="Run inputs whose earlier attempt failed again (their error lines are replaced).",
             default=False,
         ),
+        "redo": own_option(
+            bool,
+            "--redo",
+            help="Discard the results already in --out and run every input again (needed "
+            "when they were made with another task, --lang, model or --prompts-dir).",
+            default=False,
+        ),
     },
 )
 def batch(options: Options) -> None:
@@ -413,6 +420,7 @@ def _run_batch(options: Options, tally: Any) -> None:
         concurrency=extra["articles_in_flight"],
         retry_failed=extra["retry_failed"],
         processes=extra["processes"],
+        redo=extra["redo"],
     )
     # One chunk at a time per article, as before: --concurrency sets articles in flight.
     with (

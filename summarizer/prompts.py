@@ -260,6 +260,29 @@ def check_prompts_dir(path: Path) -> None:
         render(task, path, roles=roles, **variables)
 
 
+def templates_sha256(prompts_dir: Path | None = None) -> str:
+    """Hash of every prompt template in use: which prompts produced these results.
+
+    A ``--prompts-dir`` overrides the built-in templates one file at a time, so the set in
+    use is the built-in one with that folder's files in their place (and any it adds).
+    Eval results and batch result lines record it.
+    """
+    builtin = default_prompts_dir()
+    files = {path.relative_to(builtin).as_posix(): path for path in builtin.rglob("*.j2")}
+    if prompts_dir is not None:
+        files |= {p.relative_to(prompts_dir).as_posix(): p for p in prompts_dir.rglob("*.j2")}
+    # The judge's prompt grades outputs, it does not make them: changing it does not call
+    # for a new baseline of the model under test (nor make a batch's results stale).
+    files = {name: path for name, path in files.items() if not name.startswith("judge/")}
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode())
+        digest.update(b"\x00")
+        digest.update(files[name].read_bytes())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
 def messages_sha256(calls: Iterable[Sequence[Message]]) -> str:
     """A stable hash of every message of every call, in order: the record of what was sent."""
     digest = hashlib.sha256()

@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from summarizer.errors import (
     UsageError,
 )
 from summarizer.llm import ChatRequest, ChatResponse, LLMClient
+from summarizer.prompts import default_prompts_dir, templates_sha256
 from summarizer.tasks import Task
 from tests.fakes import FakeLLM
 
@@ -209,6 +211,131 @@ def test_the_language_defaults_to_the_summarizers(articles: Path, tmp_path: Path
     assert {(r["target_language"], r["result"]["target_language"]) for r in lines(out)} == {
         ("fr", "fr")
     }
+
+
+# -- resuming only results made the same way --------------------------------------------
+
+START_OVER = "Write to another --out file, or pass --redo to discard the old results"
+
+
+def with_prompts(folder: Path, client: LLMClient) -> Summarizer:
+    """``with_client``, with a --prompts-dir whose summary instructions differ."""
+    (folder / "summarize").mkdir(parents=True)
+    builtin = (default_prompts_dir() / "summarize" / "system.j2").read_text("utf-8")
+    (folder / "summarize" / "system.j2").write_text(builtin + "\nBe brief.\n", "utf-8")
+    settings = Settings(model="openai/test", cache=False, prompts_dir=folder)
+    return Summarizer(settings, client=client, concurrency=1)
+
+
+def differing_in(field: str, client: LLMClient, folder: Path) -> tuple[BatchJob, Summarizer, str]:
+    """A run that differs from REMOTE with ``with_client`` in ``field`` only, and its value
+    as an error message shows it."""
+    if field == "task":
+        return replace(REMOTE, task=Task.TRANSLATE), with_client(client), "'translate'"
+    if field == "target_language":
+        return replace(REMOTE, target_language="fr"), with_client(client), "'fr'"
+    if field == "model":
+        return REMOTE, with_client(client, model="openai/other"), "'openai/other'"
+    return REMOTE, with_prompts(folder, client), repr(templates_sha256(folder)[:12])
+
+
+@pytest.mark.parametrize("field", ["task", "target_language", "model", "prompts_sha256"])
+def test_a_file_made_another_way_is_refused_before_any_article(
+    articles: Path, tmp_path: Path, field: str
+) -> None:
+    out = tmp_path / "r.jsonl"
+    run_batch([str(articles)], out, REMOTE, summarizer=with_client(FakeLLM()))
+    before = out.read_bytes()
+    theirs = {
+        "task": "'summarize'",
+        "target_language": "'en'",
+        "model": "'openai/test'",
+        "prompts_sha256": repr(templates_sha256()[:12]),
+    }[field]
+    fake = FakeLLM()
+    job, summarizer, ours = differing_in(field, fake, tmp_path / "prompts")
+
+    with pytest.raises(UsageError) as refused:
+        run_batch([str(articles)], out, job, summarizer=summarizer)
+
+    assert f"made with {field} {theirs}, but this run's {field} is {ours}:" in str(refused.value)
+    assert refused.value.exit_code == 2
+    assert refused.value.hint is not None and refused.value.hint.startswith(START_OVER)
+    assert fake.requests == []  # no article ran
+    assert out.read_bytes() == before
+
+
+def test_a_file_from_before_settings_were_recorded_is_refused(
+    articles: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.jsonl"
+    run_batch([str(articles)], out, REMOTE, summarizer=with_client(FakeLLM()))
+    old = [{k: v for k, v in r.items() if k not in ("model", "prompts_sha256")} for r in lines(out)]
+    out.write_text("".join(json.dumps(r) + "\n" for r in old))
+    fake = FakeLLM()
+
+    with pytest.raises(
+        UsageError, match=r"without 'model' \(written by an older version\)"
+    ) as refused:
+        run_batch([str(articles)], out, REMOTE, summarizer=with_client(fake))
+
+    assert refused.value.hint is not None and refused.value.hint.startswith(START_OVER)
+    assert fake.requests == []
+    redo = replace(REMOTE, redo=True)
+    tally = run_batch([str(articles)], out, redo, summarizer=with_client(fake))
+    assert (tally.done, tally.skipped) == (6, 0)
+    assert all("prompts_sha256" in r for r in lines(out))
+
+
+def test_redo_discards_the_old_results_and_runs_every_input(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    failing = FakeLLM().enqueue(ProviderError("down", model="openai/test"))
+    run_batch([str(articles)], out, ONE_AT_A_TIME, summarizer=with_client(failing))
+    french = replace(REMOTE, target_language="fr", redo=True)
+    fake = FakeLLM()
+
+    tally = run_batch([str(articles)], out, french, summarizer=with_client(fake))
+
+    assert (tally.done, tally.failed, tally.skipped) == (6, 0, 0)
+    assert len(fake.requests) == 6
+    records = lines(out)
+    assert len(records) == 6 and all(r["ok"] for r in records)
+    assert {r["target_language"] for r in records} == {"fr"}
+    again = run_batch(
+        [str(articles)], out, replace(french, redo=False), summarizer=with_client(fake)
+    )
+    assert (again.done, again.skipped) == (0, 6)
+
+
+def test_redo_and_retry_failed_together_are_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="--redo and --retry-failed cannot be used together"):
+        replace(REMOTE, redo=True, retry_failed=True)
+
+
+class Fallback(FakeLLM):
+    """Answers as the configured model's fallback would."""
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        return replace(super().complete(request), model="openai/backup")
+
+
+def test_lines_record_the_configured_model_and_templates_and_a_matching_rerun_skips(
+    articles: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.jsonl"
+    run_batch([str(articles)], out, REMOTE, summarizer=with_prompts(tmp_path / "p", Fallback()))
+    records = lines(out)
+    assert {r["result"]["meta"]["model"] for r in records} == {"openai/backup"}
+    assert {(r["model"], r["prompts_sha256"]) for r in records} == {
+        ("openai/test", templates_sha256(tmp_path / "p"))
+    }
+    # The same settings again, the fallback answering or not: nothing to do.
+    fake = FakeLLM()
+    summarizer = Summarizer(
+        Settings(model="openai/test", cache=False, prompts_dir=tmp_path / "p"), client=fake
+    )
+    tally = run_batch([str(articles)], out, REMOTE, summarizer=summarizer)
+    assert (tally.done, tally.skipped, len(fake.requests)) == (0, 6, 0)
 
 
 class Unusable(FakeLLM):
@@ -443,6 +570,35 @@ def test_cli_batch_writes_results_and_a_tally(
 def served(url: str) -> int:
     with urllib.request.urlopen(url + "/stats", timeout=10) as answer:
         return int(json.load(answer)["requests"])
+
+
+@litellm_socket_leak
+def test_cli_batch_refuses_another_language_and_redo_starts_over(
+    articles: Path, tmp_path: Path, stub_url: str
+) -> None:
+    out = tmp_path / "r.jsonl"
+    first = CliRunner().invoke(app, batch_command(articles, out, stub_url, "--lang", "en"))
+    assert first.exit_code == 0, first.output
+    before, calls = out.read_bytes(), served(stub_url)
+
+    french = batch_command(articles, out, stub_url, "--lang", "fr")
+    refused = CliRunner().invoke(app, french)
+    assert refused.exit_code == 2, refused.output
+    assert (
+        f"Error: {out} holds results made with target_language 'en', but this run's "
+        "target_language is 'fr': resuming would mix them."
+    ) in " ".join(refused.stderr.split())
+    assert f"  {START_OVER} and start over." in refused.stderr
+    assert "skipped" not in refused.stderr  # no tally: nothing ran
+    both = CliRunner().invoke(app, [*french, "--redo", "--retry-failed"])
+    assert both.exit_code == 2
+    assert "--redo and --retry-failed cannot be used together" in both.stderr
+    assert out.read_bytes() == before and served(stub_url) == calls
+
+    redone = CliRunner().invoke(app, [*french, "--redo"])
+    assert redone.exit_code == 0, redone.output
+    assert "done 6, failed 0, skipped 0" in redone.stderr
+    assert [r["target_language"] for r in lines(out)] == ["fr"] * 6
 
 
 @litellm_socket_leak

@@ -34,7 +34,7 @@ from summarizer.evaluation.graders import Grade, Thresholds, all_text, case_grou
 from summarizer.evaluation.grounding import ArticleIndex, unsupported_items
 from summarizer.evaluation.judge import Judge, JudgeVerdict
 from summarizer.llm import ChatRequest, ChatResponse, LLMClient
-from summarizer.prompts import default_prompts_dir
+from summarizer.prompts import templates_sha256
 from summarizer.tasks import Task
 
 if TYPE_CHECKING:
@@ -92,26 +92,8 @@ def load_thresholds(evals_dir: Path | None = None) -> ThresholdsFile:
     return ThresholdsFile.model_validate(data)
 
 
-def template_sha256(prompts_dir: Path | None = None) -> str:
-    """Hash of every prompt template in use: which prompts produced these results.
-
-    A ``--prompts-dir`` overrides the built-in templates one file at a time, so the set in
-    use is the built-in one with that folder's files in their place (and any it adds).
-    """
-    builtin = default_prompts_dir()
-    files = {path.relative_to(builtin).as_posix(): path for path in builtin.rglob("*.j2")}
-    if prompts_dir is not None:
-        files |= {p.relative_to(prompts_dir).as_posix(): p for p in prompts_dir.rglob("*.j2")}
-    # The judge's prompt grades outputs, it does not make them: changing it does not call
-    # for a new baseline of the model under test.
-    files = {name: path for name, path in files.items() if not name.startswith("judge/")}
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode())
-        digest.update(b"\x00")
-        digest.update(files[name].read_bytes())
-        digest.update(b"\x00")
-    return digest.hexdigest()
+# Its name here since eval results and baselines record it as ``template_sha256``.
+template_sha256 = templates_sha256
 
 
 def cases_sha256(cases: Sequence[Case]) -> str:
