@@ -5,12 +5,22 @@ py3langid ships its model inside the wheel, so this works with no network.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Any
 
+# lru_cache does not stop threads that miss at the same moment from each building the
+# value: 20 server requests arriving together loaded the model 20 times (19 s, 1 GiB).
+_loading = threading.Lock()
+
+
+def _identifier() -> Any:
+    with _loading:
+        return _load_identifier()
+
 
 @lru_cache(maxsize=1)
-def _identifier() -> Any:
+def _load_identifier() -> Any:
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
     return LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
@@ -37,8 +47,13 @@ SAME_LANGUAGE = (
 CONFUSABLE = ("en", "id", "ms", "fr", "es", "pt", "de", "it", "nl", "tl", "ca", "ro")
 
 
-@lru_cache(maxsize=32)
 def _restricted(candidates: tuple[str, ...]) -> Any:
+    with _loading:
+        return _load_restricted(candidates)
+
+
+@lru_cache(maxsize=32)
+def _load_restricted(candidates: tuple[str, ...]) -> Any:
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
     identifier = LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)

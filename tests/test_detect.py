@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from summarizer.clean import clean_article
@@ -37,3 +39,41 @@ def test_the_code_is_a_plain_str_and_the_probability_a_float() -> None:
 
     assert type(code) is str
     assert type(probability) is float
+
+
+def test_threads_arriving_together_load_the_identifier_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server's first burst of requests: each thread used to load its own copy."""
+    import threading
+
+    from py3langid.langid import LanguageIdentifier
+
+    from summarizer import detect
+
+    loads: list[int] = []
+    real = LanguageIdentifier.from_modelpath
+
+    def slow_load(*args: Any, **kwargs: Any) -> Any:
+        loads.append(1)
+        threading.Event().wait(0.2)  # long enough for every thread to miss the cache
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(LanguageIdentifier, "from_modelpath", slow_load)
+    detect._load_identifier.cache_clear()
+    detect._load_restricted.cache_clear()
+    barrier = threading.Barrier(8)
+
+    def detect_both() -> None:
+        barrier.wait()
+        detect.detect_language("Perundingan damai berakhir tanpa kemajuan.")
+        detect.detect_among("Peace talks ended without progress.", ("en", "id"))
+
+    threads = [threading.Thread(target=detect_both) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loads) == 2  # one identifier, one restricted to the same candidates
+    detect._load_identifier.cache_clear()
+    detect._load_restricted.cache_clear()
