@@ -110,6 +110,11 @@ class Summarizer:
         """No model was named, so the small bundled demo model runs."""
         return self.settings.model is None and backends.is_bundled(None)
 
+    @property
+    def fallbacks(self) -> tuple[str, ...]:
+        """The configured model's fallbacks, as canonical model strings."""
+        return self._fallbacks
+
     def connection(self, model: str | None = None) -> backends.Connection:
         """How ``model`` (default: the configured one) is reached with these settings. The
         fallbacks are the configured model's: another model (a judge, a model an HTTP
@@ -148,15 +153,19 @@ class Summarizer:
         """
         self._response_cache()  # an unusable cache fails now, not once per article
         client = self.client(model)
-        if isinstance(client, LazyClient):
-            client.resolve()
-        else:
-            check = getattr(client, "check_model", None)
-            if callable(check):
-                check(self.connection(model).model)
+        # Building a client checks its own models; one litellm client serves every remote
+        # model, so another model (an HTTP request's) is checked on the client as it is.
+        resolved = client.resolve() if isinstance(client, LazyClient) else client
+        check = getattr(resolved, "check_model", None)
+        if callable(check):
+            check(self.connection(model).model)
 
     def warm_up(self) -> None:
-        """Load the configured model now if it runs in-process (a server's start-up)."""
+        """Load now what the first job would (a server's start-up): the configured model if
+        it runs in-process, and the language identifier every job uses."""
+        from summarizer.detect import detect_language
+
+        detect_language("warm up")
         if self._given_client is None:
             backends.warm_up(self.model)
 

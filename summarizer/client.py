@@ -316,23 +316,29 @@ class LiteLLMClient:
                 "claude-3-5-haiku-latest, gemini/gemini-1.5-flash, ollama/qwen2.5:7b, or "
                 "openai/<name> with --api-base for an OpenAI-compatible server.",
             ) from exc
-        if self.api_base:
-            return  # self-hosted servers often need no key; the server will say if it does
         try:
-            environment = litellm.validate_environment(model=model)
+            environment = litellm.validate_environment(model=model, api_base=self.api_base)
         except Exception:  # litellm cannot tell for this provider; the call will say
             return
         missing = [
             name
             for name in environment.get("missing_keys") or []
-            # Ollama serves on localhost:11434 by default: its base URL is not a must.
-            if not (provider in _DEFAULT_BASE_PROVIDERS and name.endswith("_API_BASE"))
+            if not self._supplied(provider, name)
         ]
         if missing:
             raise ConfigError(
                 f"No API key found for {model!r} ({provider}).",
                 hint=f"Set the {' or '.join(missing)} environment variable.",
             )
+
+    def _supplied(self, provider: str, variable: str) -> bool:
+        """Whether a variable litellm calls missing is one the call does without: a base URL
+        Ollama defaults (localhost:11434) or ``--api-base`` gives, and an OpenAI-compatible
+        server's key (``complete`` sends a placeholder; such servers often need none). Any
+        other provider behind ``--api-base`` (a proxy for anthropic/...) still needs its key."""
+        if variable.endswith("_API_BASE"):
+            return provider in _DEFAULT_BASE_PROVIDERS or self.api_base is not None
+        return self.api_base is not None and provider == "openai"
 
     def check_models(self, model: str) -> None:
         """``check_model`` for ``model`` and every fallback, before any call is made."""
