@@ -8,6 +8,7 @@ answer without loading litellm, llama.cpp or a model.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ from summarizer.cli_options import (
     own_option,
 )
 from summarizer.errors import SummarizerError
+from summarizer.server_access import DEFAULT_REQUESTS_PER_MINUTE, DEFAULT_TOKENS_PER_DAY
 from summarizer.tasks import Task
 
 if TYPE_CHECKING:
@@ -463,8 +465,35 @@ def _run_batch(options: Options, tally: Any) -> None:
         "allow_model": own_option(
             list[str] | None,
             "--allow-model",
-            help="A model requests may name besides the default; repeat for more. Without "
-            "it, any bundled or provider model (never a .gguf path).",
+            help="A model callers may name besides --model and --fallback; a glob such as "
+            "'openai/gpt-4o*' allowed; repeat for more. Callers may name nothing else.",
+        ),
+        "api_key_file": own_option(
+            Path | None,
+            "--api-key-file",
+            help="Callers' API keys, one a line ('name:key' or 'key'); every request then "
+            "needs Authorization: Bearer <key>. [default: SUMMARIZER_SERVER_KEYS, "
+            "comma-separated; without keys, loopback only]",
+        ),
+        "insecure_no_auth": own_option(
+            bool,
+            "--insecure-no-auth",
+            help="Serve a non-loopback --host without keys (a proxy in front authenticates).",
+            default=False,
+        ),
+        "requests_per_minute": own_option(
+            int,
+            "--requests-per-minute",
+            help="Per key; 0 for no limit (429 with Retry-After above it).",
+            default=DEFAULT_REQUESTS_PER_MINUTE,
+            min=0,
+        ),
+        "tokens_per_day": own_option(
+            int,
+            "--tokens-per-day",
+            help="Model tokens per key per UTC day; 0 for no limit.",
+            default=DEFAULT_TOKENS_PER_DAY,
+            min=0,
         ),
     },
 )
@@ -483,20 +512,43 @@ def _serve(options: Options) -> None:
         import uvicorn
 
         from summarizer.server import create_app
+        from summarizer.server_access import Limits, check_binding, load_keys
+        from summarizer.server_limits import guarded_protocol
     except ImportError as exc:
         raise ConfigError(
             f"The HTTP service needs FastAPI and uvicorn ({exc.name} is missing).",
             hint='Install them with: pip install "summarizer[server]"',
         ) from exc
+    keys = load_keys(extra["api_key_file"], os.environ.get("SUMMARIZER_SERVER_KEYS"))
+    notice = check_binding(extra["host"], keys, insecure_no_auth=extra["insecure_no_auth"])
     application = create_app(
         # One chunk at a time per request, as before: --workers sets requests in flight.
         _summarizer(settings, concurrency=1),
         max_body_bytes=extra["max_body_bytes"],
         concurrency=extra["workers"],
-        allowed_models=extra["allow_model"] or None,
+        allowed_models=extra["allow_model"] or (),
+        keys=keys,
+        limits=Limits(extra["requests_per_minute"], extra["tokens_per_day"]),
     )
+    service = application.state.service
+    if keys is not None:
+        limits = service.quotas.limits
+        notice += (
+            f" Per key: {limits.requests_per_minute or 'unlimited'} requests a minute, "
+            f"{format(limits.tokens_per_day, ',') if limits.tokens_per_day else 'unlimited'} "
+            "tokens a day (UTC)."
+        )
+    notice += f" Models callers may name: {', '.join(service.policy.listing())}."
+    typer.echo(notice, err=True)
     level = "debug" if options.debug else "info"
-    uvicorn.run(application, host=extra["host"], port=extra["port"], log_level=level)
+    uvicorn.run(
+        application,
+        host=extra["host"],
+        port=extra["port"],
+        log_level=level,
+        # uvicorn's h11 protocol with a deadline for each request's headers (slowloris).
+        http=guarded_protocol(),
+    )
 
 
 @command(

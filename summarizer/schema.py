@@ -164,7 +164,8 @@ class Translation(_Strict):
 
     source_language: str
     target_language: str
-    title: str | None = None
+    # Left out of the JSON when the article has no title to translate, rather than null.
+    title: str | None = Field(default=None, exclude_if=lambda title: title is None)
     paragraphs: list[str]
     meta: Meta
 

@@ -1,17 +1,26 @@
 """The HTTP service behind ``summarize serve``: a ``Summarizer`` over JSON, with FastAPI.
 
-Endpoints (the OpenAPI document is at ``/openapi.json``, browsable at ``/docs``)::
+Endpoints (the OpenAPI document is at ``/openapi.json``, browsable at ``/docs`` and
+``/redoc``, served from installed files so they work offline)::
 
     POST /v1/summaries      {"text", "target_language", "model"?}  -> Summary
     POST /v1/translations   same body                              -> Translation
                             ?stream=true or Accept: text/event-stream -> server-sent events
-    GET  /healthz           liveness, version and default model
+    GET  /v1/models         the models a caller may name
+    GET  /healthz           liveness, version and default model (no key needed)
 
-Every user mistake is a 4xx with one JSON shape (``ErrorBody``): bad JSON 400, a model this
-server will not run 403, an oversize body 413, a body that does not validate, an unknown
-language, an empty article or one too long for the model 422. The model or provider
-failing is a 502, running out of time a 504. A 500 means a bug. (The table is in
-``server_errors``; the wire format in ``server_wire``; the size limit in ``server_limits``.)
+Who may call and how much (``server_access``): with keys, every ``/v1`` request needs
+``Authorization: Bearer <key>`` and stays within its key's requests per minute and tokens
+per day; callers may name only the server's own models and the ``--allow-model`` patterns.
+Refusals happen before the request's body is read or any model is called
+(``server_limits``).
+
+Every user mistake is a 4xx with one JSON shape (``ErrorBody``): bad JSON 400, no key or a
+wrong one 401, a model this server will not run 403, an oversize body 413, a body that
+does not validate, an unknown language, an empty article or one too long for the model
+422, a spent limit 429. The model or provider failing is a 502, running out of time a 504,
+with a stable body that never echoes the provider. A 500 means a bug. (The table is in
+``server_errors``; the wire format in ``server_wire``.)
 
 This module is a face over the application layer: the ``Summarizer`` it is given builds
 the model clients, checks models, owns the response cache and runs the pipeline. The
@@ -30,13 +39,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any, TypeVar
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request, Security
 from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPBearer
 
 from summarizer import __version__, backends
 from summarizer.app import Cancelled, PreparedJob, Summarizer
@@ -44,14 +54,15 @@ from summarizer.errors import SummarizerError
 from summarizer.events import ChunkDone, Event
 from summarizer.languages import normalize_language
 from summarizer.schema import Summary, Translation
+from summarizer.server_access import KeyRing, Limits, ModelPolicy, Quotas
+from summarizer.server_docs import install_docs, is_public
 from summarizer.server_errors import (
-    ModelNotAllowed,
     body_for,
     install_error_handlers,
     internal_error,
     request_timeout,
 )
-from summarizer.server_limits import BodyLimit
+from summarizer.server_limits import BodyLimit, Guard
 from summarizer.server_wire import (
     ERROR_RESPONSES,
     STREAM_DESCRIPTION,
@@ -59,6 +70,8 @@ from summarizer.server_wire import (
     ArticleRequest,
     ErrorBody,
     Health,
+    ModelCard,
+    ModelList,
     StreamChunk,
     StreamStart,
     SummaryRequest,
@@ -67,7 +80,14 @@ from summarizer.server_wire import (
 )
 from summarizer.tasks import Task
 
-__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_MAX_BODY_BYTES", "ErrorBody", "create_app"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_MAX_BODY_BYTES",
+    "ErrorBody",
+    "KeyRing",
+    "Limits",
+    "create_app",
+]
 
 DEFAULT_MAX_BODY_BYTES = 2_000_000
 DEFAULT_CONCURRENCY = 4
@@ -76,45 +96,37 @@ T = TypeVar("T")
 
 
 class Service:
-    """What the endpoints share: the ``Summarizer``, the worker pool, the limits."""
+    """What the endpoints share: the ``Summarizer``, the worker pool, the model policy and
+    the callers' token budgets (``None`` without keys)."""
 
     def __init__(
-        self, summarizer: Summarizer, *, concurrency: int, allowed_models: Collection[str] | None
+        self,
+        summarizer: Summarizer,
+        *,
+        concurrency: int,
+        policy: ModelPolicy,
+        quotas: Quotas | None,
     ) -> None:
         self.summarizer = summarizer
         # One HTTP request, end to end: the same number as one model call's timeout.
         self.request_timeout = summarizer.settings.timeout
-        self.allowed = (
-            None if allowed_models is None else {backends.model_name(m) for m in allowed_models}
-        )
+        self.policy = policy
+        self.quotas = quotas
         self.executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="summarize")
 
     def choose_model(self, requested: str | None) -> str:
         """The model string to run for a request.
 
         Raises:
-            ConfigError: ``requested`` is not a usable model string.
-            ModelNotAllowed: this server does not run it.
+            ConfigError: ``requested`` is not a model string, or the server cannot use it
+                (no API key for its provider).
+            ModelNotAllowed: callers of this server may not name it.
         """
-        default = self.summarizer.model
         if requested is None:
-            return default
+            return self.summarizer.model
         name = backends.model_name(requested)
-        if name == default:
-            return name
-        if self.allowed is not None and name not in self.allowed:
-            raise ModelNotAllowed(
-                f"This server does not run {requested!r}.",
-                hint="Leave model out for the default, "
-                f"{default}, or use one of: {', '.join(sorted(self.allowed))}.",
-            )
-        # A .gguf path would let any client make the server open files of its choosing.
-        if self.allowed is None and backends.names_model_file(requested):
-            raise ModelNotAllowed(
-                "Model files cannot be chosen over HTTP.",
-                hint="Use a bundled model (smollm2, gemma3), a provider model, or start the "
-                "server with --model PATH.gguf to make it the default.",
-            )
+        if not self.policy.allows(name):
+            raise self.policy.refusal(requested)
         self.summarizer.check(name)
         return name
 
@@ -138,14 +150,47 @@ class Service:
         finally:
             cancel.set()
 
-    async def answer(self, task: Task, body: ArticleRequest) -> Summary | Translation:
-        """``task`` on a request body, off the event loop, given up at the request timeout."""
+    async def answer(
+        self, task: Task, body: ArticleRequest, caller: str | None
+    ) -> Summary | Translation:
+        """``task`` on a request body, off the event loop, given up at the request timeout;
+        its tokens charged to ``caller``."""
         cancel = threading.Event()
 
         def work() -> Summary | Translation:
-            return self.summarizer.execute(self.validate(task, body), cancel=cancel)
+            job = self.validate(task, body)
+            with self.charging(caller, job) as record:
+                result = self.summarizer.execute(job, cancel=cancel)
+                record(result)
+                return result
 
         return await self.run(work, cancel)
+
+    @contextmanager
+    def charging(
+        self, caller: str | None, job: PreparedJob
+    ) -> Iterator[Callable[[Summary | Translation], None]]:
+        """Hold an estimate of ``job``'s tokens against ``caller``'s day while it runs; yield
+        a function to record the result with, and charge what the model reported, or the
+        estimate when there is no result (its calls may have cost tokens nothing reports).
+
+        Raises:
+            TokenBudgetSpent: the estimate does not fit what ``caller`` has left today.
+        """
+        if self.quotas is None or caller is None:
+            yield lambda result: None
+            return
+        held = self.quotas.reserve(caller, job.text)
+        spent = [held]
+
+        def record(result: Summary | Translation) -> None:
+            usage = result.meta.usage
+            spent[0] = usage.input_tokens + usage.output_tokens
+
+        try:
+            yield record
+        finally:
+            self.quotas.settle(caller, held, spent[0])
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -157,15 +202,17 @@ def create_app(
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     concurrency: int = DEFAULT_CONCURRENCY,
-    allowed_models: Collection[str] | None = None,
+    allowed_models: Sequence[str] = (),
+    keys: KeyRing | None = None,
+    limits: Limits | None = None,
     preload: bool = True,
 ) -> FastAPI:
     """The FastAPI application, serving ``summarizer``.
 
-    Its settings decide the default model (for requests that name none), the API base
-    (fixed by the server, never per request) and the timeout, which bounds each HTTP
-    request end to end as well as each model call. The app closes ``summarizer`` (its
-    response cache) when it shuts down.
+    Its settings decide the default model (for requests that name none) and its fallbacks,
+    the API base (fixed by the server, never per request) and the timeout, which bounds
+    each HTTP request end to end as well as each model call. The app closes ``summarizer``
+    (its response cache) when it shuts down.
 
     Args:
         summarizer: the application layer every request runs on (tests give it a
@@ -174,7 +221,12 @@ def create_app(
         max_body_bytes: largest request body accepted.
         concurrency: requests worked on at once (the embedded model still runs one
             generation at a time).
-        allowed_models: if given, the only models requests may name besides the default.
+        allowed_models: models (or glob patterns) callers may name besides the server's
+            default and fallbacks; nothing else.
+        keys: the callers' API keys; ``None``: no authentication and no limits (the CLI
+            then binds to loopback only).
+        limits: per key; default ``Limits()`` (60 requests a minute, 1,000,000 tokens a
+            day). Only with ``keys``.
         preload: load the default model at start-up (``Summarizer.warm_up``: an embedded
             model only), so the first request does not pay for it.
 
@@ -182,7 +234,26 @@ def create_app(
         ConfigError: the default model cannot be used (a missing file or API key).
     """
     summarizer.check()
-    service = Service(summarizer, concurrency=concurrency, allowed_models=allowed_models)
+    policy = ModelPolicy([summarizer.model, *summarizer.fallbacks], allowed_models)
+    quotas = None if keys is None else Quotas(limits or Limits())
+    service = Service(summarizer, concurrency=concurrency, policy=policy, quotas=quotas)
+    app = _application(service, preload=preload)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    if keys is not None and quotas is not None:  # added last: runs first
+        app.add_middleware(Guard, keys=keys, quotas=quotas, public=_is_public)
+    install_error_handlers(app)
+    # The key requirement in the OpenAPI document (and Swagger UI's Authorize button),
+    # only where there is one: the Guard enforces it, this only describes it.
+    secured = [Security(HTTPBearer(auto_error=False))] if keys is not None else []
+    _add_service_routes(app, service, secured)
+    _add_article_routes(app, service, secured)
+    return app
+
+
+def _application(service: Service, *, preload: bool) -> FastAPI:
+    """The bare FastAPI app: its description, its docs pages, and its lifespan (warm the
+    default model up, close the service)."""
+    summarizer = service.summarizer
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -197,31 +268,63 @@ def create_app(
         description="Structured summaries and full translations of news articles, in the "
         "language you read, with any LLM. The same JSON as `summarize --format json`.",
         lifespan=lifespan,
+        # FastAPI's own pages load their scripts from a CDN: server_docs serves them.
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.service = service
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    install_error_handlers(app)
-    _add_routes(app, service)
     return app
 
 
-def _add_routes(app: FastAPI, service: Service) -> None:
+def _is_public(path: str) -> bool:
+    """Needs no key: liveness, the docs pages and the OpenAPI document."""
+    return path == "/healthz" or is_public(path)
+
+
+def _caller(request: Request) -> str | None:
+    """The key name the Guard found for this request (``None`` without keys)."""
+    return getattr(request.state, "caller", None)
+
+
+def _add_service_routes(app: FastAPI, service: Service, secured: list[Any]) -> None:
     @app.get("/healthz", response_model=Health, tags=["service"])
     async def healthz() -> Health:
         """Liveness: the server answers, with its version and default model."""
         return Health(status="ok", version=__version__, default_model=service.summarizer.model)
 
+    @app.get(
+        "/v1/models",
+        response_model=ModelList,
+        responses=ERROR_RESPONSES,
+        tags=["service"],
+        dependencies=secured,
+        summary="List the models a caller may name",
+    )
+    async def list_models() -> ModelList:
+        """The server's own models (its default first) and the patterns it allows: a
+        request naming anything else gets a 403."""
+        default = service.summarizer.model
+        cards = [
+            ModelCard(id=name, default=name == default, pattern=name not in service.policy.served)
+            for name in service.policy.listing()
+        ]
+        return ModelList(data=cards)
+
+
+def _add_article_routes(app: FastAPI, service: Service, secured: list[Any]) -> None:
     @app.post(
         "/v1/summaries",
         response_model=Summary,
         responses=ERROR_RESPONSES,
         tags=["articles"],
+        dependencies=secured,
         summary="Summarize an article",
     )
-    async def create_summary(body: SummaryRequest) -> Summary:
+    async def create_summary(body: SummaryRequest, request: Request) -> Summary:
         """A structured summary (title, summary, key points, entities, dates, quotes, meta):
         the JSON `summarize FILE --format json` prints."""
-        summary = await service.answer(Task.SUMMARIZE, body)
+        summary = await service.answer(Task.SUMMARIZE, body, _caller(request))
         assert isinstance(summary, Summary)
         return summary
 
@@ -236,6 +339,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
             **ERROR_RESPONSES,
         },
         tags=["articles"],
+        dependencies=secured,
         summary="Translate an article",
     )
     async def create_translation(
@@ -248,20 +352,30 @@ def _add_routes(app: FastAPI, service: Service) -> None:
     ) -> Any:
         """A full, paragraph-preserving translation: the JSON `summarize translate --format
         json` prints, or a stream of events."""
+        caller = _caller(request)
         if stream or "text/event-stream" in request.headers.get("accept", ""):
+
+            def validate() -> PreparedJob:
+                job = service.validate(Task.TRANSLATE, body)
+                # A spent budget is a 429 now rather than an event in a 200 stream; the
+                # tokens are held once the stream runs (one never read holds nothing).
+                if service.quotas is not None and caller is not None:
+                    service.quotas.reserve(caller, job.text, hold=False)
+                return job
+
             # Validate first, so that bad input is a 4xx rather than an event in a 200 stream.
-            job = await service.run(
-                lambda: service.validate(Task.TRANSLATE, body), threading.Event()
-            )
+            job = await service.run(validate, threading.Event())
             return StreamingResponse(
-                _translation_events(service, job),
+                _translation_events(service, job, caller),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
-        return await service.answer(Task.TRANSLATE, body)
+        return await service.answer(Task.TRANSLATE, body, caller)
 
 
-async def _translation_events(service: Service, job: PreparedJob) -> AsyncIterator[str]:
+async def _translation_events(
+    service: Service, job: PreparedJob, caller: str | None
+) -> AsyncIterator[str]:
     """``start``, a ``chunk`` per accepted chunk, then ``done`` or ``error``; the job is
     cancelled once the stream ends, times out, or its client goes away."""
     loop = asyncio.get_running_loop()
@@ -279,7 +393,7 @@ async def _translation_events(service: Service, job: PreparedJob) -> AsyncIterat
     )
     yield sse("start", start.model_dump())
     deadline = loop.time() + service.request_timeout
-    loop.run_in_executor(service.executor, _translate, service.summarizer, job, emit, cancel)
+    loop.run_in_executor(service.executor, _translate, service, (job, caller), emit, cancel)
     try:
         while True:
             try:
@@ -297,12 +411,13 @@ async def _translation_events(service: Service, job: PreparedJob) -> AsyncIterat
 
 
 def _translate(
-    summarizer: Summarizer,
-    job: PreparedJob,
+    service: Service,
+    request: tuple[PreparedJob, str | None],
     emit: Callable[[str, Any], None],
     cancel: threading.Event,
 ) -> None:
     """Run a translation in a worker, emitting its stream events (all but ``start``)."""
+    job, caller = request
 
     def on_event(event: Event) -> None:
         if isinstance(event, ChunkDone) and event.task is Task.TRANSLATE:
@@ -310,7 +425,9 @@ def _translate(
             emit("chunk", chunk.model_dump())
 
     try:
-        result = summarizer.execute(job, on_event=on_event, cancel=cancel)
+        with service.charging(caller, job) as record:
+            result = service.summarizer.execute(job, on_event=on_event, cancel=cancel)
+            record(result)
         emit("done", result.model_dump(mode="json"))
     except Cancelled:
         pass

@@ -2,7 +2,10 @@
 handlers that turn every failure into one JSON shape (``ErrorBody``).
 
     bad JSON, FastAPI's body parse error         400 invalid_json
-    a model string that names no model           400 invalid_model       ConfigError
+    a model string that names no model, or one   400 invalid_model       ConfigError
+      the server cannot use (no key for it)
+    no API key, or not a Bearer key              401 missing_api_key     MissingKey
+    a key the server does not know               401 invalid_api_key     InvalidKey
     a model this server will not run             403 model_not_allowed   ModelNotAllowed
     not found, wrong method                      404, 405
     a body that is not JSON                      415 unsupported_media_type
@@ -11,6 +14,8 @@ handlers that turn every failure into one JSON shape (``ErrorBody``).
     other bad values                             422 invalid_request     UsageError
     an empty article                             422 invalid_input       InputError
     an article too long for the model            422 context_overflow    ContextOverflowError
+    the key's requests for this minute are used  429 rate_limited        RateLimited
+    the key's tokens for today are used          429 token_budget_spent  TokenBudgetSpent
     a broken prompt template                     500 template_error      TemplateError
     the model's answers never valid              502 model_output_error  ModelOutputError
     strict, and the answer failed its checks     502 unchecked_answer    UncheckedAnswerError
@@ -19,11 +24,18 @@ handlers that turn every failure into one JSON shape (``ErrorBody``).
     past the server's per-request timeout        504 timeout             RequestTimeout
     anything else: a bug                         500 internal_error
 
-(The oversize body, 413 ``body_too_large``, is refused before the app: ``server_limits``.)
+(The oversize body, 413 ``body_too_large``, is refused before the app, as are the 401s and
+429s: ``server_limits``.) A 401 carries ``WWW-Authenticate: Bearer``, a 429 ``Retry-After``.
+
+A provider's own words never reach the caller: they can name the server's account, its
+provider's internal hosts or a truncated key. The body for a provider failure is a stable
+sentence chosen by the failure's kind and status; the provider's message goes to the
+server's log (``summarizer.server``), redacted like every message.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,6 +47,7 @@ from starlette.exceptions import HTTPException
 from summarizer.errors import (
     ConfigError,
     ContextOverflowError,
+    FormatRejected,
     InputError,
     ModelOutputError,
     ProviderError,
@@ -45,21 +58,34 @@ from summarizer.errors import (
     UnknownLanguageError,
     UsageError,
 )
+from summarizer.server_access import (
+    InvalidKey,
+    MissingKey,
+    ModelNotAllowed,
+    RateLimited,
+    TokenBudgetSpent,
+    Unauthorized,
+    retry_after_header,
+)
 from summarizer.server_wire import JSON_HINT, ErrorBody, ErrorDetail
+
+__all__ = ["ModelNotAllowed", "RequestTimeout", "body_for", "error_headers", "error_status"]
+
+log = logging.getLogger("summarizer.server")
 
 
 class RequestTimeout(SummarizerError):
     """The request ran past the server's per-request timeout (HTTP 504)."""
 
 
-class ModelNotAllowed(SummarizerError):
-    """The request names a model this server will not run (HTTP 403)."""
-
-
 # Error types, most specific first, to (HTTP status, error kind).
 _STATUS: list[tuple[type[SummarizerError], int, str]] = [
     (RequestTimeout, 504, "timeout"),
+    (MissingKey, 401, "missing_api_key"),
+    (InvalidKey, 401, "invalid_api_key"),
     (ModelNotAllowed, 403, "model_not_allowed"),
+    (TokenBudgetSpent, 429, "token_budget_spent"),
+    (RateLimited, 429, "rate_limited"),
     (UnknownLanguageError, 422, "unknown_language"),
     (UsageError, 422, "invalid_request"),
     (InputError, 422, "invalid_input"),
@@ -84,7 +110,42 @@ def error_status(exc: SummarizerError) -> tuple[int, str]:
 def body_for(exc: SummarizerError) -> tuple[int, ErrorBody]:
     """The HTTP status and error body for one of our errors."""
     status, kind = error_status(exc)
+    if isinstance(exc, ProviderError):
+        return status, _provider_body(exc, kind)
     return status, ErrorBody(error=kind, message=exc.message, hint=exc.hint)
+
+
+def error_headers(exc: SummarizerError) -> dict[str, str]:
+    """The headers an error's response carries: how to authenticate, when to retry."""
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": 'Bearer realm="summarizer"'}
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": retry_after_header(exc.retry_after)}
+    if isinstance(exc, ProviderError) and exc.retry_after:
+        return {"Retry-After": retry_after_header(exc.retry_after)}
+    return {}
+
+
+def _provider_body(exc: ProviderError, kind: str) -> ErrorBody:
+    """A stable sentence for a provider failure; the provider's words go to the log."""
+    log.warning("%s from %s: %s", kind, exc.model, exc.message)
+    if isinstance(exc, ProviderTimeout):
+        message = f"The provider of {exc.model} did not answer in time."
+    elif isinstance(exc, FormatRejected):
+        message = f"The provider of {exc.model} refused the structured-output request."
+    elif exc.status == 429:
+        message = f"The provider of {exc.model} is limiting this server's requests."
+    elif exc.status in (401, 403):
+        message = f"The provider of {exc.model} refused this server's credentials."
+    elif exc.status is not None:
+        message = f"The provider of {exc.model} failed (HTTP {exc.status})."
+    else:
+        message = f"The provider of {exc.model} failed or could not be reached."
+    if exc.retryable:
+        hint = "Retry later. The server's log has the provider's message."
+    else:
+        hint = "Tell the server's operator: the server's log has the provider's message."
+    return ErrorBody(error=kind, message=message, hint=hint)
 
 
 def internal_error(exc: Exception, *, hint: str | None = None) -> ErrorBody:
@@ -112,7 +173,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SummarizerError)
     async def _our_error(_: Request, exc: SummarizerError) -> JSONResponse:
-        return error_json(*body_for(exc))
+        return error_json(*body_for(exc), headers=error_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -82,6 +82,26 @@ class StreamChunk(BaseModel):
     paragraphs: list[str]
 
 
+class ModelCard(BaseModel):
+    """A model a caller may name, in the shape of OpenAI's model list."""
+
+    id: str = Field(description="The model string to send as model, or a glob pattern.")
+    object: str = "model"
+    created: int = 0
+    owned_by: str = "summarizer"
+    default: bool = Field(default=False, description="Used when a request names no model.")
+    pattern: bool = Field(
+        default=False, description="A glob (openai/gpt-4o*): any model it matches."
+    )
+
+
+class ModelList(BaseModel):
+    """``GET /v1/models``: every model a caller of this server may name."""
+
+    object: str = "list"
+    data: list[ModelCard]
+
+
 class Health(BaseModel):
     status: str
     version: str
@@ -123,7 +143,15 @@ STREAM_DESCRIPTION = (
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Malformed JSON, or an unusable model string."},
+    401: {
+        "model": ErrorBody,
+        "description": "No API key, or not one this server knows (when it has keys).",
+    },
     403: {"model": ErrorBody, "description": "A model this server does not run."},
+    408: {
+        "model": ErrorBody,
+        "description": "The request's headers or body did not arrive in time (10 s, 30 s).",
+    },
     413: {"model": ErrorBody, "description": "The request body is larger than the limit."},
     415: {"model": ErrorBody, "description": "The body is not application/json."},
     422: {
@@ -131,6 +159,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "The body does not validate: empty article, unknown language, an "
         "article too long for the model...",
     },
+    429: {
+        "model": ErrorBody,
+        "description": "The key's requests for this minute or tokens for today are used; "
+        "Retry-After says when to try again.",
+    },
+    431: {"model": ErrorBody, "description": "The request's headers are larger than 16 KiB."},
     500: {"model": ErrorBody, "description": "A bug in the server."},
     502: {"model": ErrorBody, "description": "The model or its provider failed."},
     504: {"model": ErrorBody, "description": "The request ran past the server's timeout."},

@@ -38,6 +38,7 @@ from summarizer.pipeline import prepare
 from summarizer.schema import Summary, Translation
 from summarizer.server import ErrorBody, create_app
 from summarizer.server_errors import ModelNotAllowed, RequestTimeout, error_status
+from summarizer.server_limits import guarded_protocol
 from tests.fakes import FakeLLM, draft
 
 DEFAULT_MODEL = LOCAL_PREFIX + DEFAULT_LOCAL_MODEL
@@ -59,9 +60,13 @@ def make_summarizer(
     )
 
 
+# The provider model the tests name besides the default; the server allows it.
+OTHER_MODEL = "openai/gpt-4o-mini"
+
+
 def serve(client: LLMClient, **settings: Any) -> FastAPI:
-    """The app over ``make_summarizer(client, **settings)``."""
-    return create_app(make_summarizer(client, **settings))
+    """The app over ``make_summarizer(client, **settings)``, allowing ``OTHER_MODEL``."""
+    return create_app(make_summarizer(client, **settings), allowed_models=[OTHER_MODEL])
 
 
 def post(url: str, **kwargs: Any) -> httpx.Response:
@@ -73,13 +78,16 @@ def get(url: str, **kwargs: Any) -> httpx.Response:
 
 
 @contextmanager
-def running(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port; yield its base URL."""
+def running(app: FastAPI, **protocol: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port, as ``summarize serve`` does (its
+    guarded protocol takes ``protocol``: header_timeout); yield its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", http=guarded_protocol(**protocol))
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -187,6 +195,7 @@ def test_translation_streams_one_event_per_chunk_then_done(how: str, seed_articl
     assert names[0] == "start" and names[-1] == "done"
     assert set(names[1:-1]) == {"chunk"}
     done = Translation.model_validate(stream[-1][1])
+    assert "title" not in stream[-1][1]  # the seed article has none: no "title": null
     chunks = [data for name, data in stream if name == "chunk"]
     assert len(chunks) == done.meta.chunks == len(fake.requests) > 1
     assert [c["chunk"] for c in chunks] == list(range(1, len(chunks) + 1))
@@ -206,7 +215,8 @@ def test_stream_skips_answers_the_pipeline_rejects(seed_article: str) -> None:
 
 
 def test_stream_reports_a_provider_failure_as_an_error_event(seed_article: str) -> None:
-    fake = FakeLLM().enqueue(ProviderError("upstream 503", model="m", hint="Retry."))
+    failure = ProviderError("upstream said: 503 at internal-host-7", model="m", status=503)
+    fake = FakeLLM().enqueue(failure)
     with running(serve(fake)) as url:
         response = post(f"{url}/v1/translations?stream=true", json={"text": seed_article})
     assert response.status_code == 200  # the stream had started
@@ -214,7 +224,10 @@ def test_stream_reports_a_provider_failure_as_an_error_event(seed_article: str) 
     assert [name for name, _ in stream] == ["start", "error"]
     error = ErrorBody.model_validate(stream[-1][1])
     assert error.error == "provider_error"
-    assert error.hint == "Retry."
+    # The provider's words stay in the server's log.
+    assert error.message == "The provider of m failed (HTTP 503)."
+    assert "internal-host" not in response.text
+    assert "log" in (error.hint or "")
 
 
 def test_stream_validates_before_it_starts(served: str) -> None:
@@ -300,7 +313,12 @@ def test_oversize_bodies_are_413_with_or_without_content_length(fake_llm: FakeLL
 def test_unknown_and_unconfigured_models_with_the_real_client(seed_article: str) -> None:
     from summarizer.client import LiteLLMClient
 
-    with running(create_app(make_summarizer(LiteLLMClient()), preload=False)) as url:
+    app = create_app(
+        make_summarizer(LiteLLMClient()),
+        allowed_models=["nosuchprovider/x", "openai/gpt-4o-mini"],
+        preload=False,
+    )
+    with running(app) as url:
         unknown = post(
             f"{url}/v1/summaries", json={"text": seed_article, "model": "nosuchprovider/x"}
         )
@@ -578,7 +596,8 @@ def test_summarize_serve_starts_a_working_server(tmp_path: Any) -> None:
         bad_language = post(f"{url}/v1/summaries", json={"text": "Halo.", "target_language": "zz"})
         bad_model = post(f"{url}/v1/summaries", json={"text": "Halo.", "model": "nosuch/x"})
         assert bad_language.status_code == 422
-        assert bad_model.status_code == 400
+        assert bad_model.status_code == 403  # deny by default: only the server's models
+        assert bad_model.json()["error"] == "model_not_allowed"
     finally:
         process.terminate()
         process.communicate(timeout=30)
@@ -609,19 +628,38 @@ FUZZED = [
     ("/v1/summaries", "POST", "negative"),
     ("/v1/translations", "POST", "positive"),
     ("/v1/translations", "POST", "negative"),
-    ("/healthz", "GET", "positive"),  # no input, so nothing negative to generate
+    ("/v1/models", "GET", "positive"),  # no input, so nothing negative to generate
+    ("/healthz", "GET", "positive"),
 ]
+FUZZ_KEY = "fuzz-key-0123456789abcdef"
 
 
 @pytest.mark.parametrize(("path", "method", "mode"), FUZZED)
 def test_fuzzed_from_openapi_never_a_5xx(path: str, method: str, mode: str) -> None:
+    """With authentication on, as a server others can reach runs: the document declares
+    the Bearer key, and schemathesis also checks that a request without it is refused."""
     schemathesis = pytest.importorskip("schemathesis")
     from hypothesis import HealthCheck, given, settings
     from schemathesis.checks import positive_data_acceptance
 
+    from summarizer.server_access import KeyRing, Limits
+
     fake = FakeLLM()
-    with running(create_app(make_summarizer(fake), max_body_bytes=20_000)) as url:
-        operation = schemathesis.openapi.from_url(f"{url}/openapi.json")[path][method]
+    app = create_app(
+        make_summarizer(fake),
+        max_body_bytes=20_000,
+        keys=KeyRing([FUZZ_KEY], source="test"),
+        limits=Limits(requests_per_minute=0, tokens_per_day=0),
+        allowed_models=[OTHER_MODEL],
+    )
+    # Given as the document's own security scheme, so that schemathesis sends the key on
+    # the requests it means to be valid, and leaves it out on those testing its absence.
+    config = schemathesis.config.SchemathesisConfig.from_dict(
+        {"auth": {"openapi": {"HTTPBearer": {"bearer": FUZZ_KEY}}}}
+    )
+    with running(app) as url:
+        schema = schemathesis.openapi.from_url(f"{url}/openapi.json", config=config)
+        operation = schema[path][method]
 
         @given(case=operation.as_strategy(schemathesis.GenerationMode(mode)))
         @settings(
@@ -629,13 +667,14 @@ def test_fuzzed_from_openapi_never_a_5xx(path: str, method: str, mode: str) -> N
         )
         def fuzz(case: Any) -> None:
             # Every default check: no 5xx, status codes, content types and bodies as
-            # documented, schema-invalid input refused. Schema-valid bodies may still be
-            # refused with a documented 4xx (an unknown language, an all-boilerplate
-            # article), so positive_data_acceptance is left out.
+            # documented, schema-invalid input refused, and (ignored_auth) the key really
+            # required. Schema-valid bodies may still be refused with a documented 4xx (an
+            # unknown language, an all-boilerplate article, a model not served), so
+            # positive_data_acceptance is left out.
             case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
         fuzz()
-    if mode == "positive" and path != "/healthz":
+    if mode == "positive" and path.startswith("/v1/") and method == "POST":
         assert fake.requests, "no fuzzed request reached the model"
 
 
