@@ -21,6 +21,7 @@ from summarizer.evaluation.runner import (
     apply_gate,
     baseline_record,
     run_suite,
+    sampling_slack,
 )
 
 EVALS = default_evals_dir()
@@ -195,3 +196,30 @@ def test_a_noisy_model_may_lose_as_many_facts_as_its_repeats_did() -> None:
         _run(good | {"harbour-strike-en-id": harbour}), recorded, check_thresholds=False
     )
     assert any("new injection hit" in f for f in obeyed.baseline_failures)
+
+
+def test_a_yes_no_share_may_fall_by_its_sampling_error_and_no_further(
+    baseline: dict[str, Any],
+) -> None:
+    """Another machine re-draws a demo model's outputs case by case: a yes/no share (here
+    schema validity) gets two binomial standard errors of slack over the suite's cases, at
+    least, whatever its repeats' spread (the CI machine's gemma3 fell from 0.30 to 0.14 of
+    21 cases)."""
+    assert sampling_slack("schema_validity", 0.3016, 21) == pytest.approx(0.2003, abs=1e-4)
+    assert sampling_slack("fact_recall", 0.3016, 21) == 0.0  # keeps its measured tolerance
+    invalid = _good()
+    for case_id in CASE_IDS[:2]:
+        invalid[case_id] = invalid[case_id] | {"key_points": ["date", "date"]}
+    worse = _run(invalid)
+    assert worse.scores()["schema_validity"] == pytest.approx(1 / 3, abs=1e-4)
+
+    def schema_failures(recorded_share: float) -> list[str]:
+        recorded = copy.deepcopy(baseline)
+        recorded["scores"]["schema_validity"] = recorded_share
+        gate = apply_gate(worse, recorded, check_thresholds=False)
+        return [f for f in gate.baseline_failures if f.startswith("schema_validity")]
+
+    # Recorded 2 of 3 with no spread between repeats: 1 of 3 is within 2 * 0.27.
+    assert schema_failures(2 / 3) == []
+    # Recorded 3 of 3: p(1 - p) = 0 leaves only the floor (0.05).
+    assert schema_failures(1.0) == ["schema_validity 0.3333 is below the baseline 1 (-0.05)"]

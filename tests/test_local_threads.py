@@ -40,7 +40,7 @@ def test_threads_follow_the_cores_other_processes_leave_free(
     monkeypatch.setattr(local.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(local.time, "sleep", counters.sleep)
     sample = local._busy_cores
-    monkeypatch.setattr(local, "_busy_cores", lambda: sample(stat))
+    monkeypatch.setattr(local, "_busy_cores", lambda: sample(stat, own=tmp_path / "no-self"))
     assert local._threads() == threads
 
 
@@ -51,7 +51,9 @@ def test_busy_cores_reads_the_kernel_counters(
     counters = Counters(stat, 0.75)
     monkeypatch.setattr(local.os, "cpu_count", lambda: 4)
     monkeypatch.setattr(local.time, "sleep", counters.sleep)
-    assert local._busy_cores(stat) == pytest.approx(3.0)
+    # No counters of our own (a missing file reads as 0 ticks): the real /proc/self/stat
+    # would subtract whatever CPU this test process used between the two reads.
+    assert local._busy_cores(stat, own=tmp_path / "no-self-stat") == pytest.approx(3.0)
 
 
 def test_this_processs_own_cpu_time_is_not_counted_as_busy(

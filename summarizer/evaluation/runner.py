@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,10 @@ TOLERANCE_FLOOR = {
 }
 # A suite score may move this many times the range it showed over the baseline's repeats.
 SPREAD_FACTOR = 2.0
+# Scores that are the share of cases with a yes (valid, passed), and how many standard
+# errors of such a share a run on another machine may fall short by.
+YES_NO_SCORES = frozenset({"schema_validity", "case_pass_rate"})
+SAMPLING_Z = 2.0
 # Repeats after the first sample at this temperature, each with its own seed: machines
 # whose numerics differ take other paths at near-tied tokens, and so do these, so the
 # baseline's spread covers what another CPU or llama.cpp build will do. The first repeat
@@ -575,6 +580,23 @@ def apply_gate(
     return gate
 
 
+def sampling_slack(name: str, recorded: float, cases: int) -> float:
+    """The least slack a yes/no share gets, whatever the baseline's repeats showed:
+    ``SAMPLING_Z`` standard errors of the share of ``cases`` yes/no verdicts whose
+    recorded share is ``recorded`` (binomial: p(1 - p) / n).
+
+    Another CPU's numerics re-draw the demo models' outputs case by case, more than the
+    baseline's perturbed repeats stand in for: gemma3's schema validity, 0.2857-0.3333 over
+    its three recorded runs, was 0.1429 (3 of 21 cases) on the CI machine. Over 21 cases
+    that is within sampling error (0.3016 - 0.2003), not a regression; 2 of 21 still fails.
+    The scores that average fractions (fact recall ...) vary less per case than this bound
+    and keep the tolerance their repeats measured.
+    """
+    if name not in YES_NO_SCORES or cases == 0:
+        return 0.0
+    return round(SAMPLING_Z * math.sqrt(recorded * (1 - recorded) / cases), 4)
+
+
 def _baseline_failures(suite: SuiteResult, baseline: dict[str, Any]) -> list[str]:
     ids = sorted(c.case.id for c in suite.cases)
     if sorted(baseline.get("cases", [])) != ids:
@@ -600,7 +622,8 @@ def _baseline_failures(suite: SuiteResult, baseline: dict[str, Any]) -> list[str
     scores = suite.scores()
     tolerance = {**TOLERANCE_FLOOR, **baseline.get("tolerance", {})}
     for name, recorded in baseline["scores"].items():
-        value, slack = scores[name], tolerance[name]
+        value = scores[name]
+        slack = max(tolerance[name], sampling_slack(name, recorded, len(ids)))
         if name in LOWER_IS_BETTER and value > recorded + slack:
             failures.append(f"{name} {value:g} is above the baseline {recorded:g} (+{slack:g})")
         elif name not in LOWER_IS_BETTER and value < recorded - slack:
