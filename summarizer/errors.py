@@ -6,7 +6,9 @@ uses for it (documented in the README)::
 
     SummarizerError                 1  (base; never raised directly)
     ├── UsageError                  2  bad option values: --timeout 0, --format ...
-    │   └── UnknownLanguageError    2  a --lang that is not a language we know
+    │   ├── UnknownLanguageError    2  a --lang that is not a language we know
+    │   └── URLNotAllowed           2  a URL we will not fetch: not http(s), or a private,
+    │                                  loopback or link-local address nobody allowed
     ├── InputError                  3  the article cannot be read or is empty
     ├── ConfigError                 4  config file, unknown model string, missing API key
     │   └── ModelNotFoundError      4  a local model alias or .gguf path that does not exist
@@ -15,7 +17,11 @@ uses for it (documented in the README)::
     │   ├── ProviderTimeout         5  no complete answer within --timeout
     │   └── FormatRejected          5  the server refused our response_format
     ├── ModelOutputError            6  the model's answer never matched the schema
-    └── ContextOverflowError        7  a piece of input cannot fit the model's context window
+    ├── ContextOverflowError        7  a piece of input cannot fit the model's context window
+    ├── UncheckedAnswerError        8  --strict, and the answer failed its checks
+    └── FetchError                  9  a web page could not be fetched: DNS, connection,
+                                       timeout, an HTTP error status, too many redirects, or
+                                       larger than the download cap
 
     (not exceptions: 130 interrupted with Ctrl-C, 1 an internal error, i.e. a bug)
 
@@ -88,6 +94,17 @@ class UsageError(SummarizerError):
 
 class UnknownLanguageError(UsageError):
     """A ``--lang`` (or a detected language) that is not one we know."""
+
+
+class URLNotAllowed(UsageError):
+    """A URL this process will not fetch: a scheme other than http and https, credentials
+    in it, or an address that is private, loopback, link-local or otherwise not public
+    when nobody allowed those (``--allow-private-urls``); on the HTTP service, any URL when
+    fetching is off (``--allow-fetch``)."""
+
+    def __init__(self, message: str, *, url: str, hint: str | None = None) -> None:
+        self.url = url
+        super().__init__(message, hint=hint)
 
 
 class InputError(SummarizerError):
@@ -165,3 +182,28 @@ class UncheckedAnswerError(SummarizerError):
     alignment) after the repairs. Without ``--strict`` it is printed with the findings."""
 
     exit_code = 8
+
+
+class FetchError(SummarizerError):
+    """A web page could not be fetched: DNS, connection, timeout, an HTTP error status,
+    too many redirects, or a download over the size cap. ``retryable`` for timeouts,
+    dropped connections, 429 and 5xx; the HTTP service answers 502 (504 for a timeout)."""
+
+    exit_code = 9
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        hint: str | None = None,
+        retryable: bool = False,
+        status: int | None = None,
+        timed_out: bool = False,
+    ) -> None:
+        self.url = url
+        self.retryable = retryable
+        #: The page's HTTP status, when there was one.
+        self.status = status
+        self.timed_out = timed_out
+        super().__init__(message, hint=hint)
