@@ -28,7 +28,8 @@ from summarizer.config import Settings, load_settings, override
 from summarizer.events import Event, Notice, OnEvent
 from summarizer.languages import normalize_language
 from summarizer.llm import ChatRequest, ChatResponse, DryRunClient, LazyClient, LLMClient
-from summarizer.schema import Summary, Translation
+from summarizer.schema import Source, Summary, Translation
+from summarizer.sources import ArticleText, FetchPolicy, read_input
 from summarizer.tasks import Task
 
 # Chunk requests of one article in flight at once (models that allow it).
@@ -51,6 +52,8 @@ class PreparedJob:
     model: str
     article: CleanedArticle
     source_language: str
+    #: Where the article came from, when it was a web page or HTML (``meta.source``).
+    source: Source | None = None
 
     @property
     def paragraphs(self) -> int:
@@ -171,10 +174,30 @@ class Summarizer:
 
     # -- jobs ------------------------------------------------------------------------------
 
+    def read(
+        self, spec: str, *, encoding: str | None = None, fetch: FetchPolicy | None = None
+    ) -> ArticleText:
+        """The article ``spec`` names (a file, ``-`` for stdin, or a URL), HTML extracted,
+        within ``max_input_bytes``; ``fetch`` says which URLs may be fetched.
+
+        Raises:
+            URLNotAllowed, FetchError, InputError: see ``sources.read_input``.
+        """
+        return read_input(
+            spec, max_bytes=self.settings.max_input_bytes, encoding=encoding, fetch=fetch
+        )
+
     def prepare(
-        self, task: Task, text: str, *, lang: str | None = None, model: str | None = None
+        self,
+        task: Task,
+        text: str,
+        *,
+        lang: str | None = None,
+        model: str | None = None,
+        source: Source | None = None,
     ) -> PreparedJob:
-        """Check a job without running it: the language, the model string, the article.
+        """Check a job without running it: the language, the model string, the article
+        (``source``: where it came from, when a web page or HTML gave it, for its meta).
 
         Raises:
             UsageError: an unknown language.
@@ -184,7 +207,7 @@ class Summarizer:
         target = self.language if lang is None else normalize_language(lang)
         name = self.model if model is None else backends.model_name(model)
         article, source_language = pipeline.prepare(text)
-        return PreparedJob(task, text, target, name, article, source_language)
+        return PreparedJob(task, text, target, name, article, source_language, source)
 
     def summarize(
         self,
@@ -220,9 +243,11 @@ class Summarizer:
         lang: str | None = None,
         model: str | None = None,
         on_event: OnEvent | None = None,
+        source: Source | None = None,
     ) -> Summary | Translation:
         """``summarize`` or ``translate``, by ``task``."""
-        return self.execute(self.prepare(task, text, lang=lang, model=model), on_event=on_event)
+        job = self.prepare(task, text, lang=lang, model=model, source=source)
+        return self.execute(job, on_event=on_event)
 
     def execute(
         self,
@@ -256,6 +281,8 @@ class Summarizer:
         )
         prepared = (request.article, request.source_language)
         result = mark_cached(client, pipeline.run(request.task, request.text, job, prepared))
+        if request.source is not None:
+            result.meta.source = request.source
         if self.settings.strict:
             require_passed(result)
         return result

@@ -1,8 +1,9 @@
 """Many articles in one run (``summarize batch INPUTS... --out results.jsonl``): a thin face
 over one ``Summarizer``.
 
-* Inputs are files, folders (their ``.txt``/``.md`` files, recursively) and glob patterns
-  (``batch_inputs``).
+* Inputs are files, folders (their ``.txt``/``.md`` files, recursively), glob patterns and
+  web pages' URLs (given as inputs or in a ``--urls`` file; ``batch_inputs``); each is read
+  as ``summarize`` reads it (``sources``: HTML extracted, URLs fetched within limits).
 * Models that take parallel requests run ``concurrency`` articles at once on worker
   threads, spread over forked worker processes when there are more than
   ``THREADS_PER_PROCESS`` of them (``batch_engine``). A model that does not (an embedded
@@ -28,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,7 @@ from summarizer.batch_results import (
     load_results,
 )
 from summarizer.errors import UsageError
+from summarizer.sources import FetchPolicy
 from summarizer.tasks import Task
 
 if TYPE_CHECKING:
@@ -83,6 +85,8 @@ class BatchJob:
     retry_failed: bool = False
     processes: int | None = None  # worker processes; None: worker_processes() decides
     redo: bool = False  # discard the results already in the file and run every input
+    urls: Path | None = None  # a file of URLs, one per line, added to the inputs
+    fetch: FetchPolicy = field(default_factory=FetchPolicy)  # which URLs may be fetched
 
     def __post_init__(self) -> None:
         if self.redo and self.retry_failed:
@@ -162,7 +166,7 @@ class _Worker:
     summarizer: Summarizer
     task: Task
     target_language: str
-    max_input_bytes: int
+    fetch: FetchPolicy
     settings: dict[str, str]  # what every line records of the run (batch_results.SETTINGS)
 
     @classmethod
@@ -183,16 +187,15 @@ class _Worker:
             "model": summarizer.model,  # the configured model, not a fallback that answered
             "prompts_sha256": templates_sha256(summarizer.settings.prompts_dir),
         }
-        max_bytes = summarizer.settings.max_input_bytes
-        return cls(summarizer, job.task, language, max_bytes, settings)
+        return cls(summarizer, job.task, language, job.fetch, settings)
 
-    def process(self, path: Path) -> Record:
-        from summarizer.files import read_article
-
-        record: Record = {"input": str(path), **self.settings}
+    def process(self, spec: str) -> Record:
+        record: Record = {"input": spec, **self.settings}
         try:
-            text = read_article(str(path), max_bytes=self.max_input_bytes)
-            result = self.summarizer.run(self.task, text, lang=self.target_language)
+            article = self.summarizer.read(spec, fetch=self.fetch)
+            result = self.summarizer.run(
+                self.task, article.text, lang=self.target_language, source=article.source
+            )
             record.update(ok=True, result=result.model_dump(mode="json"))
         except Exception as exc:  # one article's failure is a line, not the end of the run
             record.update(ok=False, error=error_record(exc))
@@ -237,7 +240,8 @@ def run_batch(
         ConfigError: the model cannot be used (``Summarizer.check``).
     """
     worker = _Worker.for_job(job, summarizer)  # an unknown language fails first
-    paths = find_inputs(patterns, exclude=[out])  # a typo fails before the model's check
+    # A typo fails before the model's check.
+    paths = find_inputs(patterns, exclude=[out], urls=job.urls)
     summarizer.check()  # builds the client now: forked workers inherit it
     # One llama.cpp context serves one request at a time: parallel articles only queue.
     parallel = backends.traits(summarizer.connection()).parallel
@@ -260,11 +264,11 @@ def run_batch(
 
 def _open_results(
     out: Path,
-    paths: Sequence[Path],
+    paths: Sequence[str],
     job: BatchJob,
     settings: dict[str, str],
     tally: Tally,
-) -> tuple[ResultsWriter, list[Path]]:
+) -> tuple[ResultsWriter, list[str]]:
     """The locked writer of ``out`` and the paths it has no line for yet; sets the tally's
     ``repaired`` and ``skipped``.
 

@@ -23,7 +23,6 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from summarizer.batch_results import Record
@@ -59,12 +58,12 @@ class Engine:
     failure is a record of its own.
     """
 
-    process: Callable[[Path], Record]
+    process: Callable[[str], Record]
     concurrency: int = 1
     processes: int = 1
     keep_closed: tuple[int, ...] = ()
 
-    def run(self, paths: Sequence[Path]) -> Groups:
+    def run(self, paths: Sequence[str]) -> Groups:
         """Records in completion order, in groups of those that finished since the last
         group was taken. The first group is empty: it says every worker has started.
         Closing the generator stops the workers."""
@@ -75,14 +74,14 @@ class Engine:
         else:
             yield from self._threaded(paths)
 
-    def _threaded(self, paths: Sequence[Path]) -> Groups:
-        todo: queue.SimpleQueue[Path] = queue.SimpleQueue()
+    def _threaded(self, paths: Sequence[str]) -> Groups:
+        todo: queue.SimpleQueue[str] = queue.SimpleQueue()
         for path in paths:
             todo.put(path)
         done: queue.SimpleQueue[Record] = queue.SimpleQueue()
         stop = threading.Event()
 
-        def take() -> Path | None:
+        def take() -> str | None:
             if stop.is_set():
                 return None
             try:
@@ -98,7 +97,7 @@ class Engine:
         finally:
             stop.set()
 
-    def _forked(self, paths: Sequence[Path]) -> Groups:
+    def _forked(self, paths: Sequence[str]) -> Groups:
         """``_threaded`` over forked processes: each runs its share of the threads and
         sends records back.
 
@@ -167,9 +166,9 @@ def _waiter(done: Any, workers: Sequence[Any]) -> Callable[[int], Record]:
 
 
 def _start_threads(
-    take: Callable[[], Path | None],
+    take: Callable[[], str | None],
     put: Callable[[Record], None],
-    process: Callable[[Path], Record],
+    process: Callable[[str], Record],
     count: int,
     ramp: Callable[[int], float],
 ) -> list[threading.Thread]:
@@ -234,9 +233,9 @@ def _worker_process(
         target=_watch_parent, args=(parent,), name="batch-parent-watch", daemon=True
     ).start()
 
-    def take() -> Path | None:
+    def take() -> str | None:
         item = todo.get()
-        return None if item is None else Path(item)
+        return None if item is None else str(item)
 
     for thread in _start_threads(take, done.put, engine.process, threads, ramp):
         thread.join()

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from summarizer.config import Settings
     from summarizer.display import TerminalProgress
     from summarizer.events import Event, OnEvent
+    from summarizer.sources import ArticleText
 
 T = TypeVar("T")
 
@@ -51,7 +52,7 @@ app = typer.Typer(
     cls=_SummaryByDefault,
     help="Structured summaries and full translations of news articles, in the language you "
     "read, with any LLM. Offline by default (a small bundled model).\n\n"
-    "summarize FILE is short for summarize summary FILE.",
+    "summarize FILE (or URL) is short for summarize summary FILE.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -154,6 +155,7 @@ _TASK_OPTIONS = [
     "fallback",
     "context_window",
     "encoding",
+    "allow_private_urls",
     "prompts_dir",
     "strict",
     "quiet",
@@ -189,7 +191,7 @@ def translate(options: Options) -> None:
 
 def _run_task(task: Task, options: Options) -> None:
     from summarizer.display import TerminalProgress
-    from summarizer.files import load_article
+    from summarizer.sources import FetchPolicy
 
     progress = TerminalProgress(enabled=not options.quiet and not options.dry_run)
     listener = _listener(options, progress)
@@ -197,16 +199,43 @@ def _run_task(task: Task, options: Options) -> None:
     with _summarizer(
         options.settings(), on_event=listener, concurrency=options.concurrency
     ) as summarizer:
-        article = load_article(
-            options.file, max_bytes=summarizer.settings.max_input_bytes, encoding=options.encoding
-        )
+        fetch = FetchPolicy(allow_private=options.allow_private_urls)
+        article = summarizer.read(options.file, encoding=options.encoding, fetch=fetch)
         if article.notice and not options.quiet:
             typer.echo(f"Note: {article.notice}", err=True)
         if options.dry_run:
             rendered = _dry_run(summarizer, task, article.text, options.output_format)
         else:
-            rendered = _real_run(summarizer, task, article.text, options, progress)
+            rendered = _real_run(summarizer, task, article, options, progress)
     _write(rendered, options)
+
+
+@command(
+    app,
+    "extract",
+    ["file", "encoding", "allow_private_urls", "output_format", "output", "quiet", "debug"],
+)
+def extract(options: Options) -> None:
+    """Print the article text a web page or HTML file gives the model: title, date, main
+    text (--format json adds where it came from). Saved as a file, it summarizes the same."""
+    _guarded(options.debug, lambda: _write(_extracted(options), options))
+
+
+def _extracted(options: Options) -> str:
+    from summarizer.sources import FetchPolicy
+
+    with _summarizer(options.settings()) as summarizer:
+        fetch = FetchPolicy(allow_private=options.allow_private_urls)
+        article = summarizer.read(options.file, encoding=options.encoding, fetch=fetch)
+    if article.notice and not options.quiet:
+        typer.echo(f"Note: {article.notice}", err=True)
+    if options.output_format is OutputFormat.json:
+        source = None if article.source is None else article.source.model_dump(mode="json")
+        return (
+            json.dumps({"text": article.text, "source": source}, ensure_ascii=False, indent=2)
+            + "\n"
+        )
+    return article.text + "\n"
 
 
 def _dry_run(summarizer: Summarizer, task: Task, text: str, output_format: OutputFormat) -> str:
@@ -219,7 +248,11 @@ def _dry_run(summarizer: Summarizer, task: Task, text: str, output_format: Outpu
 
 
 def _real_run(
-    summarizer: Summarizer, task: Task, text: str, options: Options, progress: TerminalProgress
+    summarizer: Summarizer,
+    task: Task,
+    article: ArticleText,
+    options: Options,
+    progress: TerminalProgress,
 ) -> str:
     from summarizer import render
     from summarizer.checks import verdict_line
@@ -235,7 +268,7 @@ def _real_run(
             err=True,
         )
     with progress:
-        result = summarizer.run(task, text)
+        result = summarizer.run(task, article.text, source=article.source)
     flagged = verdict_line(result)
     if flagged and not options.quiet:
         typer.echo(f"Warning: the answer failed checks, flagged in the output: {flagged}", err=True)
@@ -339,10 +372,18 @@ def cache(
 @command(
     app,
     "batch",
-    ["lang", *_MODEL_OPTIONS, "quiet", "debug"],
+    ["lang", *_MODEL_OPTIONS, "allow_private_urls", "quiet", "debug"],
     own={
         "inputs": own_argument(
-            list[str], help="Article files, folders (their .txt/.md files) and glob patterns."
+            list[str] | None,
+            help="Article files (text or HTML), folders (their .txt/.md files), glob "
+            "patterns and http(s) URLs of web pages.",
+            default=None,
+        ),
+        "urls": own_option(
+            Path | None,
+            "--urls",
+            help="A file of web page URLs to add to the inputs, one per line (# comments).",
         ),
         "out": own_option(
             Path,
@@ -415,14 +456,23 @@ def batch(options: Options) -> None:
 
 def _run_batch(options: Options, tally: Any) -> None:
     from summarizer.batch import BatchJob, progress_display, run_batch
+    from summarizer.errors import UsageError
+    from summarizer.sources import FetchPolicy
 
     extra = options.extra
+    if not extra["inputs"] and extra["urls"] is None:
+        raise UsageError(
+            "batch needs inputs: files, folders, globs or URLs, or --urls FILE.",
+            hint="For example: summarize batch articles/ --out results.jsonl",
+        )
     job = BatchJob(
         task=Task.TRANSLATE if extra["translate"] else Task.SUMMARIZE,
         concurrency=extra["articles_in_flight"],
         retry_failed=extra["retry_failed"],
         processes=extra["processes"],
         redo=extra["redo"],
+        urls=extra["urls"],
+        fetch=FetchPolicy(allow_private=options.allow_private_urls),
     )
     # One chunk at a time per article, as before: --concurrency sets articles in flight.
     with (
@@ -430,7 +480,7 @@ def _run_batch(options: Options, tally: Any) -> None:
         progress_display(enabled=not options.quiet) as (on_start, on_record),
     ):
         run_batch(
-            extra["inputs"],
+            extra["inputs"] or [],
             extra["out"],
             job,
             summarizer=summarizer,
@@ -443,8 +493,15 @@ def _run_batch(options: Options, tally: Any) -> None:
 @command(
     app,
     "serve",
-    [*_MODEL_OPTIONS, "debug"],
+    [*_MODEL_OPTIONS, "allow_private_urls", "debug"],
     own={
+        "allow_fetch": own_option(
+            bool,
+            "--allow-fetch",
+            help="Let callers send a url instead of the text: the server fetches the page "
+            "(public addresses only, unless --allow-private-urls too).",
+            default=False,
+        ),
         "host": own_option(str, "--host", help="Interface to listen on.", default="127.0.0.1"),
         "port": own_option(int, "--port", help="TCP port.", default=8000, min=0, max=65535),
         "max_body_bytes": own_option(
@@ -514,6 +571,7 @@ def _serve(options: Options) -> None:
         from summarizer.server import create_app
         from summarizer.server_access import Limits, check_binding, load_keys
         from summarizer.server_limits import guarded_protocol
+        from summarizer.sources import FetchPolicy
     except ImportError as exc:
         raise ConfigError(
             f"The HTTP service needs FastAPI and uvicorn ({exc.name} is missing).",
@@ -529,6 +587,7 @@ def _serve(options: Options) -> None:
         allowed_models=extra["allow_model"] or (),
         keys=keys,
         limits=Limits(extra["requests_per_minute"], extra["tokens_per_day"]),
+        fetch=FetchPolicy(enabled=extra["allow_fetch"], allow_private=options.allow_private_urls),
     )
     service = application.state.service
     if keys is not None:
@@ -539,6 +598,9 @@ def _serve(options: Options) -> None:
             "tokens a day (UTC)."
         )
     notice += f" Models callers may name: {', '.join(service.policy.listing())}."
+    if service.fetch.enabled:
+        reach = "any address" if service.fetch.allow_private else "public addresses only"
+        notice += f" Fetches the url callers send ({reach})."
     typer.echo(notice, err=True)
     level = "debug" if options.debug else "info"
     uvicorn.run(

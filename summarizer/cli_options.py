@@ -48,7 +48,11 @@ _MODEL_HELP = (
 DECLARED: dict[str, _Declared] = {
     "file": _Declared(
         Annotated[
-            str, typer.Argument(help="The article: a UTF-8 text file, or - for standard input.")
+            str,
+            typer.Argument(
+                help="The article: a text or HTML file, an http(s) URL of a web page, or - "
+                "for standard input (text or HTML)."
+            ),
         ],
         ...,
     ),
@@ -152,6 +156,13 @@ DECLARED: dict[str, _Declared] = {
         min=1,
         max=64,
     ),
+    "allow_private_urls": _option(
+        bool,
+        "--allow-private-urls",
+        help="Fetch URLs whose host is a private, loopback or link-local address (an "
+        "intranet page, a local test server). Off: only public addresses are fetched.",
+        default=False,
+    ),
     "encoding": _option(
         str | None,
         "--encoding",
@@ -183,6 +194,7 @@ class Options:
     dry_run: bool = False
     concurrency: int = 4
     encoding: str | None = None
+    allow_private_urls: bool = False
     # The command's own options (serve's --port, batch's --out...).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -248,6 +260,6 @@ def own_option(kind: Any, *decls: str, help: str, default: Any = None, **extra: 
     return _option(kind, *decls, help=help, default=default, **extra)
 
 
-def own_argument(kind: Any, *, help: str) -> _Declared:
-    """A command's own positional argument."""
-    return _Declared(Annotated[kind, typer.Argument(help=help)], ...)
+def own_argument(kind: Any, *, help: str, default: Any = ...) -> _Declared:
+    """A command's own positional argument (required unless given a default)."""
+    return _Declared(Annotated[kind, typer.Argument(help=help, show_default=False)], default)

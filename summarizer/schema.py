@@ -88,6 +88,24 @@ class Check(_Strict):
     detail: str = Field(default="", description="The findings in one line, for people.")
 
 
+class Source(_Strict):
+    """Where the article came from, when it was a web page or HTML: what was fetched and
+    what the extraction found. (Plain text has no ``meta.source``.)"""
+
+    kind: Literal["url", "html"] = Field(
+        description="url: fetched from the web; html: an HTML file or HTML on stdin."
+    )
+    url: str | None = Field(default=None, description="The URL as given.")
+    final_url: str | None = Field(default=None, description="After redirects.")
+    title: str | None = Field(default=None, description="The page's article title.")
+    date: str | None = Field(default=None, description="Its publication date, YYYY-MM-DD.")
+    author: str | None = None
+    sitename: str | None = None
+    html_chars: int = Field(description="Characters of HTML the article was extracted from.")
+    text_chars: int = Field(description="Characters of article text extracted.")
+    extractor: str = Field(description="What extracted it, with its version.")
+
+
 class Meta(_Strict):
     """How a result was made: enough to reproduce it and to account for it."""
 
@@ -119,6 +137,11 @@ class Meta(_Strict):
         default=False,
         description="Every model answer came from the local response cache: nothing was paid "
         "for, so usage and cost are zero.",
+    )
+    source: Source | None = Field(
+        default=None,
+        exclude_if=lambda source: source is None,
+        description="Where the article came from, when it was a web page or HTML.",
     )
 
 

@@ -6,8 +6,15 @@ Endpoints (the OpenAPI document is at ``/openapi.json``, browsable at ``/docs`` 
     POST /v1/summaries      {"text", "target_language", "model"?}  -> Summary
     POST /v1/translations   same body                              -> Translation
                             ?stream=true or Accept: text/event-stream -> server-sent events
-    GET  /v1/models         the models a caller may name
-    GET  /healthz           liveness, version and default model (no key needed)
+    POST /v1/chat/completions  OpenAI's chat shape: model summarizer-<lang> or
+                            translator-<lang>, the article as the last user message
+                            (``server_openai``)
+    GET  /v1/models         the models a caller may name, then the chat models
+    GET  /healthz           liveness, version, default model, whether keys are needed
+    GET  /                  a web page over these endpoints (``server_web``; no key)
+
+A body's article is its ``text`` (HTML is extracted) or, with ``--allow-fetch``, a ``url``
+the server fetches (``sources``: never a private address unless allowed).
 
 Who may call and how much (``server_access``): with keys, every ``/v1`` request needs
 ``Authorization: Bearer <key>`` and stays within its key's requests per minute and tokens
@@ -53,7 +60,7 @@ from summarizer.app import Cancelled, PreparedJob, Summarizer
 from summarizer.errors import SummarizerError
 from summarizer.events import ChunkDone, Event
 from summarizer.languages import normalize_language
-from summarizer.schema import Summary, Translation
+from summarizer.schema import Source, Summary, Translation
 from summarizer.server_access import KeyRing, Limits, ModelPolicy, Quotas
 from summarizer.server_docs import install_docs, is_public
 from summarizer.server_errors import (
@@ -63,6 +70,8 @@ from summarizer.server_errors import (
     request_timeout,
 )
 from summarizer.server_limits import BodyLimit, Guard
+from summarizer.server_openai import chat_model_cards, install_chat_routes
+from summarizer.server_web import install_web, is_web_path
 from summarizer.server_wire import (
     ERROR_RESPONSES,
     STREAM_DESCRIPTION,
@@ -78,6 +87,7 @@ from summarizer.server_wire import (
     TranslationRequest,
     sse,
 )
+from summarizer.sources import FetchPolicy, from_text, read_url
 from summarizer.tasks import Task
 
 __all__ = [
@@ -106,8 +116,10 @@ class Service:
         concurrency: int,
         policy: ModelPolicy,
         quotas: Quotas | None,
+        fetch: FetchPolicy,
     ) -> None:
         self.summarizer = summarizer
+        self.fetch = fetch
         # One HTTP request, end to end: the same number as one model call's timeout.
         self.request_timeout = summarizer.settings.timeout
         self.policy = policy
@@ -135,7 +147,25 @@ class Service:
         language, then the model, then the article (the order the API has always used)."""
         language = normalize_language(body.target_language)
         model = self.choose_model(body.model)
-        return self.summarizer.prepare(task, body.text, lang=language, model=model)
+        text, source = self.article(body)
+        return self.summarizer.prepare(task, text, lang=language, model=model, source=source)
+
+    def article(self, body: ArticleRequest) -> tuple[str, Source | None]:
+        """The request's article text (HTML extracted), or the page at its URL when this
+        server fetches (``--allow-fetch``), and where it came from.
+
+        Raises:
+            URLNotAllowed: fetching is off, or the address is not allowed.
+            FetchError: the page could not be fetched. InputError: no article in it.
+        """
+        if body.url is not None:
+            page = read_url(
+                body.url, max_bytes=self.summarizer.settings.max_input_bytes, fetch=self.fetch
+            )
+            return page.text, page.source
+        assert body.text is not None  # the request validated: text or url
+        article = from_text(body.text)
+        return article.text, article.source
 
     async def run(self, work: Callable[[], T], cancel: threading.Event) -> T:
         """``work()`` in the pool, within the request timeout; ``cancel`` is set when it
@@ -206,6 +236,7 @@ def create_app(
     keys: KeyRing | None = None,
     limits: Limits | None = None,
     preload: bool = True,
+    fetch: FetchPolicy | None = None,
 ) -> FastAPI:
     """The FastAPI application, serving ``summarizer``.
 
@@ -229,6 +260,8 @@ def create_app(
             day). Only with ``keys``.
         preload: load the default model at start-up (``Summarizer.warm_up``: an embedded
             model only), so the first request does not pay for it.
+        fetch: whether requests may name a ``url`` and which addresses it may reach;
+            default: no fetching (``url`` is 403 ``url_not_allowed``).
 
     Raises:
         ConfigError: the default model cannot be used (a missing file or API key).
@@ -236,7 +269,10 @@ def create_app(
     summarizer.check()
     policy = ModelPolicy([summarizer.model, *summarizer.fallbacks], allowed_models)
     quotas = None if keys is None else Quotas(limits or Limits())
-    service = Service(summarizer, concurrency=concurrency, policy=policy, quotas=quotas)
+    fetch = fetch or FetchPolicy(enabled=False)
+    service = Service(
+        summarizer, concurrency=concurrency, policy=policy, quotas=quotas, fetch=fetch
+    )
     app = _application(service, preload=preload)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     if keys is not None and quotas is not None:  # added last: runs first
@@ -247,6 +283,7 @@ def create_app(
     secured = [Security(HTTPBearer(auto_error=False))] if keys is not None else []
     _add_service_routes(app, service, secured)
     _add_article_routes(app, service, secured)
+    install_chat_routes(app, service, secured)
     return app
 
 
@@ -273,13 +310,15 @@ def _application(service: Service, *, preload: bool) -> FastAPI:
         redoc_url=None,
     )
     install_docs(app)
+    install_web(app)
     app.state.service = service
     return app
 
 
 def _is_public(path: str) -> bool:
-    """Needs no key: liveness, the docs pages and the OpenAPI document."""
-    return path == "/healthz" or is_public(path)
+    """Needs no key: liveness, the docs pages, the OpenAPI document, and the web page and
+    its files (the API calls the page makes still do)."""
+    return path == "/healthz" or is_public(path) or is_web_path(path)
 
 
 def _caller(request: Request) -> str | None:
@@ -290,8 +329,14 @@ def _caller(request: Request) -> str | None:
 def _add_service_routes(app: FastAPI, service: Service, secured: list[Any]) -> None:
     @app.get("/healthz", response_model=Health, tags=["service"])
     async def healthz() -> Health:
-        """Liveness: the server answers, with its version and default model."""
-        return Health(status="ok", version=__version__, default_model=service.summarizer.model)
+        """Liveness: the server answers, with its version, default model, and whether
+        requests need a key."""
+        return Health(
+            status="ok",
+            version=__version__,
+            default_model=service.summarizer.model,
+            auth=service.quotas is not None,  # quotas exist exactly when keys do
+        )
 
     @app.get(
         "/v1/models",
@@ -303,13 +348,20 @@ def _add_service_routes(app: FastAPI, service: Service, secured: list[Any]) -> N
     )
     async def list_models() -> ModelList:
         """The server's own models (its default first) and the patterns it allows: a
-        request naming anything else gets a 403."""
+        request naming anything else gets a 403. Their ``owned_by`` is their provider.
+        Then the chat models of ``/v1/chat/completions`` (``owned_by`` "summarizer"), which
+        chat clients pick from this list."""
         default = service.summarizer.model
         cards = [
-            ModelCard(id=name, default=name == default, pattern=name not in service.policy.served)
+            ModelCard(
+                id=name,
+                owned_by=name.split("/", 1)[0] or "local",
+                default=name == default,
+                pattern=name not in service.policy.served,
+            )
             for name in service.policy.listing()
         ]
-        return ModelList(data=cards)
+        return ModelList(data=[*cards, *chat_model_cards(service.summarizer.language)])
 
 
 def _add_article_routes(app: FastAPI, service: Service, secured: list[Any]) -> None:

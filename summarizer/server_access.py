@@ -159,8 +159,9 @@ class KeyRing:
         if scheme.lower() != "bearer" or not token.strip():
             raise MissingKey(
                 "This server needs an API key.",
-                hint="Send the header Authorization: Bearer <your key>; the server's operator "
-                "gives out keys.",
+                # Not written "Authorization: Bearer ...": redact() would hide it as a key.
+                hint="Send an Authorization header whose value is 'Bearer <your key>'; the "
+                "server's operator gives out keys.",
             )
         name = self.identify(token.strip())
         if name is None:

@@ -7,18 +7,23 @@ handlers that turn every failure into one JSON shape (``ErrorBody``).
     no API key, or not a Bearer key              401 missing_api_key     MissingKey
     a key the server does not know               401 invalid_api_key     InvalidKey
     a model this server will not run             403 model_not_allowed   ModelNotAllowed
+    a URL while fetching is off, or a private    403 url_not_allowed     URLNotAllowed
+      address nobody allowed, or not http(s)
     not found, wrong method                      404, 405
     a body that is not JSON                      415 unsupported_media_type
     a body that does not validate                422 invalid_request
     an unknown language                          422 unknown_language    UnknownLanguageError
     other bad values                             422 invalid_request     UsageError
-    an empty article                             422 invalid_input       InputError
+    an empty article, a page with no article     422 invalid_input       InputError
+      text, a URL that is not a web page
     an article too long for the model            422 context_overflow    ContextOverflowError
     the key's requests for this minute are used  429 rate_limited        RateLimited
     the key's tokens for today are used          429 token_budget_spent  TokenBudgetSpent
     a broken prompt template                     500 template_error      TemplateError
     the model's answers never valid              502 model_output_error  ModelOutputError
     strict, and the answer failed its checks     502 unchecked_answer    UncheckedAnswerError
+    the page at a url could not be fetched       502 fetch_failed        FetchError
+    ... in time                                  504 fetch_timeout       FetchError
     the provider timed out                       504 provider_timeout    ProviderTimeout
     the provider failed                          502 provider_error      ProviderError
     past the server's per-request timeout        504 timeout             RequestTimeout
@@ -47,6 +52,7 @@ from starlette.exceptions import HTTPException
 from summarizer.errors import (
     ConfigError,
     ContextOverflowError,
+    FetchError,
     FormatRejected,
     InputError,
     ModelOutputError,
@@ -56,6 +62,7 @@ from summarizer.errors import (
     TemplateError,
     UncheckedAnswerError,
     UnknownLanguageError,
+    URLNotAllowed,
     UsageError,
 )
 from summarizer.server_access import (
@@ -84,6 +91,7 @@ _STATUS: list[tuple[type[SummarizerError], int, str]] = [
     (MissingKey, 401, "missing_api_key"),
     (InvalidKey, 401, "invalid_api_key"),
     (ModelNotAllowed, 403, "model_not_allowed"),
+    (URLNotAllowed, 403, "url_not_allowed"),
     (TokenBudgetSpent, 429, "token_budget_spent"),
     (RateLimited, 429, "rate_limited"),
     (UnknownLanguageError, 422, "unknown_language"),
@@ -101,6 +109,8 @@ _STATUS: list[tuple[type[SummarizerError], int, str]] = [
 
 def error_status(exc: SummarizerError) -> tuple[int, str]:
     """The HTTP status and error kind for one of our errors."""
+    if isinstance(exc, FetchError):
+        return (504, "fetch_timeout") if exc.timed_out else (502, "fetch_failed")
     for kind, status, name in _STATUS:
         if isinstance(exc, kind):
             return status, name

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 JSON_HINT = (
     'Send a JSON object such as {"text": "<the article>", "target_language": "en"}'
@@ -15,15 +15,32 @@ JSON_HINT = (
 
 
 class ArticleRequest(BaseModel):
-    """What both endpoints take: an article, a language, and optionally a model."""
+    """What both endpoints take: an article (its text, or a URL), a language, and optionally
+    a model."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Exactly one of text and url, said in the document too (clients and fuzzers read it).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["text"]}, {"required": ["url"]}]},
+    )
 
-    text: str = Field(
+    text: str | None = Field(
+        default=None,
         min_length=1,
-        description="The article as plain text; paragraphs separated by blank lines. Site "
-        "datelines and read-also lines are removed before the model sees it.",
+        description="The article as plain text (paragraphs separated by blank lines) or as "
+        "an HTML page, whose article is extracted. Site datelines and read-also lines are "
+        "removed before the model sees it. Give text or url, not both.",
         examples=["Perundingan damai putaran ketiga ... berakhir 'tanpa kemajuan'."],
+    )
+    url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        description="An http(s) URL of a web page to fetch and extract the article from, "
+        "when the server allows fetching (--allow-fetch; 403 url_not_allowed otherwise, "
+        "and always for private, loopback and link-local addresses unless the operator "
+        "allows them).",
+        examples=["https://example.com/news/antalya-talks.html"],
     )
     target_language: str = Field(
         default="en",
@@ -42,6 +59,12 @@ class ArticleRequest(BaseModel):
         "bundled model (smollm2, gemma3). Omitted: the server's default model.",
         examples=["smollm2"],
     )
+
+    @model_validator(mode="after")
+    def _text_or_url(self) -> ArticleRequest:
+        if (self.text is None) == (self.url is None):
+            raise ValueError("give the article as text or as url, one of the two")
+        return self
 
 
 class SummaryRequest(ArticleRequest):
@@ -106,6 +129,11 @@ class Health(BaseModel):
     status: str
     version: str
     default_model: str
+    auth: bool = Field(
+        default=False,
+        description="Requests to /v1 need Authorization: Bearer <key> (the web page then "
+        "asks for one).",
+    )
 
 
 def _event_schema(name: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +175,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": ErrorBody,
         "description": "No API key, or not one this server knows (when it has keys).",
     },
-    403: {"model": ErrorBody, "description": "A model this server does not run."},
+    403: {
+        "model": ErrorBody,
+        "description": "A model this server does not run, or a url it may not fetch.",
+    },
     408: {
         "model": ErrorBody,
         "description": "The request's headers or body did not arrive in time (10 s, 30 s).",

@@ -82,7 +82,7 @@ def test_inputs_from_folders_globs_and_files_once_each(tmp_path: Path) -> None:
         [str(tmp_path / "d"), str(tmp_path / "*.txt"), str(tmp_path / "d" / "a.txt")],
         exclude=[tmp_path / "e.txt"],
     )
-    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["d/a.txt", "d/sub/b.md"]
+    assert [Path(p).relative_to(tmp_path).as_posix() for p in found] == ["d/a.txt", "d/sub/b.md"]
 
 
 @pytest.mark.parametrize("pattern", ["missing.txt", "*.nothing", "empty-dir"])
