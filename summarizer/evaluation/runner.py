@@ -585,10 +585,11 @@ def sampling_slack(name: str, recorded: float, cases: int) -> float:
     ``SAMPLING_Z`` standard errors of the share of ``cases`` yes/no verdicts whose
     recorded share is ``recorded`` (binomial: p(1 - p) / n).
 
-    Another CPU's numerics re-draw the demo models' outputs case by case, more than the
-    baseline's perturbed repeats stand in for: gemma3's schema validity, 0.2857-0.3333 over
-    its three recorded runs, was 0.1429 (3 of 21 cases) on the CI machine. Over 21 cases
-    that is within sampling error (0.3016 - 0.2003), not a regression; 2 of 21 still fails.
+    Another CPU or llama.cpp build re-draws the demo models' outputs case by case, more
+    than the baseline's perturbed repeats stand in for: gemma3's schema validity,
+    0.2857-0.3333 over its three recorded runs, was 0.1429 (3 of 21 cases) with the
+    llama-cpp-python built a few days later, on two machines, the code unchanged. Over 21
+    cases that is within sampling error (0.3016 - 0.2003); 2 of 21 still fails.
     The scores that average fractions (fact recall ...) vary less per case than this bound
     and keep the tolerance their repeats measured.
     """
@@ -706,6 +707,15 @@ def _per_case_tolerance(suite: SuiteResult) -> dict[str, int]:
     return most
 
 
+def _installed_version(distribution: str) -> str | None:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def baseline_record(suite: SuiteResult) -> dict[str, Any]:
     """What ``--update-baseline`` writes: the scores this run measured, their spread over
     the repeats and the tolerances taken from it, and every case's verdicts per repeat."""
@@ -747,4 +757,6 @@ def baseline_record(suite: SuiteResult) -> dict[str, Any]:
             for c in suite.cases
         },
         "model_seconds": round(sum(a.wall_s for a in suite.attempts()), 1),
+        # The embedded models' outputs change with the llama.cpp build: say which one.
+        "llama_cpp_python": _installed_version("llama-cpp-python"),
     }
