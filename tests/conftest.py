@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.fakes import FakeLLM
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "antalya-talks.id.txt"
@@ -49,3 +54,41 @@ def seed_article() -> str:
 @pytest.fixture
 def seed_path() -> Path:
     return SEED
+
+
+# -- the browser tests (the docs pages, the web page) ----------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless, and quiet: without the background-networking flags chromium calls Google.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Read at import: the autouse isolated_env fixture clears SUMMARIZER_* before each test.
+ARTIFACTS = os.environ.get("SUMMARIZER_TEST_ARTIFACTS")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, headless, for this module's tests."""
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the browser tests need playwright: pip install -e '.[dev]'"
+    )
+    if not CHROMIUM.exists():
+        pytest.skip(f"the browser tests need chromium at {CHROMIUM}: apt-get install chromium")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Path:
+    folder = Path(ARTIFACTS) if ARTIFACTS else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

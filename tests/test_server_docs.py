@@ -7,10 +7,8 @@ Screenshots go to ``$SUMMARIZER_TEST_ARTIFACTS`` (or the test's ``tmp_path``).
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -26,19 +24,6 @@ from tests.test_server import make_summarizer, running, serve
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Request
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Headless, and quiet: without the background-networking flags chromium calls Google.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# Read at import: the autouse isolated_env fixture clears SUMMARIZER_* before each test.
-ARTIFACTS = os.environ.get("SUMMARIZER_TEST_ARTIFACTS")
 # Per wait in the browser, in milliseconds: generous, as the test machines are shared.
 WAIT_MS = 15_000
 
@@ -145,27 +130,6 @@ def test_without_fastapi_offline_the_pages_say_what_to_install(
 
 
 # -- the pages in a browser ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless, for this module's tests."""
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the browser tests need playwright: pip install -e '.[dev]'"
-    )
-    if not CHROMIUM.exists():
-        pytest.skip(f"the browser tests need chromium at {CHROMIUM}: apt-get install chromium")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> Path:
-    folder = Path(ARTIFACTS) if ARTIFACTS else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 class Visit:

@@ -31,7 +31,6 @@ from summarizer.server_web import CONTENT_SECURITY_POLICY, STATIC_TYPES, is_web_
 from tests.conftest import SEED
 from tests.fakes import FakeLLM, draft
 from tests.test_server import make_summarizer, running
-from tests.test_server_docs import CHROMIUM, CHROMIUM_ARGS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Route
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
 KEY = "web-page-test-key-0123456789"
 WEB = Path(__file__).resolve().parent.parent / "summarizer" / "web"
 # Read at import: the autouse isolated_env fixture clears SUMMARIZER_* before each test.
-ARTIFACTS = os.environ.get("SUMMARIZER_TEST_ARTIFACTS")
 # Per wait in the browser, in milliseconds: generous, as the test machines are shared.
 WAIT_MS = 15_000
 
@@ -176,27 +174,6 @@ def server(fake: GatedLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         served = create_app(make_summarizer(fake), keys=ring, limits=limits)
         with running(served) as url:
             yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless, for this module's tests."""
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the browser tests need playwright: pip install -e '.[dev]'"
-    )
-    if not CHROMIUM.exists():
-        pytest.skip(f"the browser tests need chromium at {CHROMIUM}: apt-get install chromium")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> Path:
-    folder = Path(ARTIFACTS) if ARTIFACTS else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 class Visit:
