@@ -59,7 +59,7 @@ def read_urls(path: Path) -> list[str]:
         text = line.strip()
         if not text or text.startswith("#"):
             continue
-        if not looks_like_url(text):
+        if not looks_like_url(text) or not text.lower().startswith(("http://", "https://")):
             raise InputError(
                 f"{path}, line {number}, is not a URL: {text[:80]!r}.",
                 path=str(path),

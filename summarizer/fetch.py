@@ -72,7 +72,7 @@ class FetchLimits:
 
     timeout_s: float = 20.0  # connect and each read; also the deadline for the whole fetch
     max_redirects: int = 5
-    max_bytes: int = 5_000_000
+    max_bytes: int = 10_000_000  # the default max_input_bytes; callers pass theirs
     allow_private: bool = False
 
 
@@ -145,22 +145,52 @@ def check_url(url: str, *, allow_private: bool = False) -> None:
         return
     if host == "localhost" or host.endswith(".localhost"):
         _refuse(shown, host, "127.0.0.1", "loopback")
+    if "%" in host:  # an IPv6 zone (fe80::1%eth0): an interface of this machine
+        _refuse(shown, host, host, "link-local")
     for address in _resolve(host, port or (443 if scheme == "https" else 80), shown):
         reason = non_public_reason(address)
         if reason:
             _refuse(shown, host, address, reason)
 
 
+# Blocks Python's ``is_global`` has not always refused (it changed between 3.10 and 3.13):
+# IETF protocol assignments, where Oracle Cloud's metadata service (192.0.0.192) lives.
+_ALSO_NON_PUBLIC = (ipaddress.ip_network("192.0.0.0/24"),)
+# IPv6 prefixes that carry an IPv4 address (NAT64): the embedded address is what is reached.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
 def non_public_reason(address: str) -> str | None:
-    """Why an IP address is not one we fetch from without permission, or None if public."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone (fe80::1%eth0)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    """Why an IP address is not one we fetch from without permission, or None if public.
+
+    An IPv6 address that carries an IPv4 one (mapped, 6to4, Teredo, NAT64) is judged by
+    the IPv4 address it leads to; one with a zone (``fe80::1%eth0``) is never public."""
+    if "%" in address:
+        return "link-local"
+    ip = _embedded_ipv4(ipaddress.ip_address(address))
+    if any(ip in network for network in _ALSO_NON_PUBLIC):
+        return "reserved"
     # Most specific first: Python counts link-local, reserved... as private too.
     for kind in ("loopback", "link_local", "unspecified", "multicast", "reserved", "private"):
         if getattr(ip, f"is_{kind}"):
             return kind.replace("_", "-")
     return None if ip.is_global else "non-public"  # shared (100.64/10), documentation...
+
+
+def _embedded_ipv4(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]  # the client's address
+    if any(ip in network for network in _NAT64):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
 
 
 def display_url(url: str) -> str:
@@ -468,7 +498,9 @@ def _resolve(host: str, port: int, url: str) -> list[str]:
 
 def _refuse(url: str, host: str, address: str, reason: str) -> NoReturn:
     article = "an" if reason[0] in "aeiou" else "a"
-    what = f"{host} is" if host == address else f"{host} resolves to {address},"
+    # Not which address a name resolves to: a caller of the service could map internal
+    # names that way.
+    what = f"{host} is" if host == address else f"{host} resolves to"
     raise URLNotAllowed(
         f"Will not fetch {url}: {what} {article} {reason} address.", url=url, hint=PRIVATE_HINT
     )

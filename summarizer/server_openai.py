@@ -30,7 +30,7 @@ the paragraphs; the deltas add up to the unstreamed answer, except that a paragr
 long for one model call arrives as its pieces, separated like paragraphs. A summary only
 exists once the model has finished, so it arrives then, one delta per Markdown block; a
 JSON answer (either task) arrives whole, in one delta. Bad input is an HTTP error before
-the stream starts; a failure once it has started is a chunk ``{"error": ErrorBody}`` then
+the stream starts; a failure once it has started is a chunk ``{"error": ChatError}`` then
 ``[DONE]``.
 """
 
@@ -268,7 +268,7 @@ CHUNK_STREAM_SCHEMA: dict[str, Any] = {
             {
                 "type": "object",
                 "required": ["error"],
-                "properties": {"error": {"$ref": "#/components/schemas/ErrorBody"}},
+                "properties": {"error": {"$ref": "#/components/schemas/ChatError"}},
             }
         ),
         {"type": "object", "required": ["data"], "properties": {"data": {"const": "[DONE]"}}},
@@ -279,7 +279,7 @@ CHUNK_STREAM_DESCRIPTION = (
     "The answer as a chat completion or, with stream true, server-sent events in OpenAI's "
     "format: `data: <chat.completion.chunk>` lines (the role, content deltas, a chunk with "
     'finish_reason "stop", a usage chunk if stream_options.include_usage), or `data: '
-    '{"error": ErrorBody}` if the job fails once started, then `data: [DONE]`.'
+    '{"error": ChatError}` if the job fails once started, then `data: [DONE]`.'
 )
 
 
@@ -343,8 +343,15 @@ def _article_request(messages: list[ChatMessage], chosen: ChatModel) -> ArticleR
             "The last user message has no text.",
             hint="Send the article as its content: a string, or text parts.",
         )
-    if looks_like_url(text.strip()):
-        return ArticleRequest(url=text.strip(), target_language=chosen.language, model=chosen.model)
+    url = text.strip()
+    if looks_like_url(url):
+        if len(url) > MAX_URL_CHARS:
+            raise InputError(
+                f"The URL in the last user message is {len(url):,} characters long, over "
+                f"{MAX_URL_CHARS:,}.",
+                hint="Send a shorter URL, or the article's text.",
+            )
+        return ArticleRequest(url=url, target_language=chosen.language, model=chosen.model)
     return ArticleRequest(text=text, target_language=chosen.language, model=chosen.model)
 
 
@@ -439,7 +446,7 @@ class _Transcript:
         if isinstance(item, ChunkDone):
             return self._chunk(item)
         if isinstance(item, ErrorBody):
-            error = json.dumps({"error": item.model_dump(mode="json")}, ensure_ascii=False)
+            error = _nested_error(item.model_dump_json().encode()).decode()
             return [f"data: {error}\n\n", DONE]
         return [*self._finish(item), DONE]
 
@@ -546,6 +553,8 @@ def chat_model_cards(default_language: str) -> list[ModelCard]:
 
 
 CHAT_PATH = "/v1/chat/completions"
+# As ArticleRequest.url allows.
+MAX_URL_CHARS = 2048
 
 
 class ChatError(BaseModel):

@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
+TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown")
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,9 @@ def read_input(
     if looks_like_url(spec):
         return read_url(spec, max_bytes=max_bytes, fetch=fetch or FetchPolicy())
     article = load_article(spec, max_bytes=max_bytes, encoding=encoding)
-    html = True if Path(spec).suffix.lower() in HTML_SUFFIXES else None
+    suffix = Path(spec).suffix.lower()
+    # A text or Markdown file may mention <div> or carry a <br>: it is text all the same.
+    html = True if suffix in HTML_SUFFIXES else False if suffix in TEXT_SUFFIXES else None
     return from_text(article.text, html=html, notice=article.notice)
 
 
@@ -122,12 +125,13 @@ def read_url(url: str, *, max_bytes: int, fetch: FetchPolicy) -> ArticleText:
         URLNotAllowed, FetchError, InputError: as ``read_input``.
     """
     from summarizer.extract import extract_article
-    from summarizer.fetch import FetchLimits, fetch_page
+    from summarizer.fetch import FetchLimits, display_url, fetch_page
 
     if not fetch.enabled:
+        shown = display_url(url)
         raise URLNotAllowed(
-            f"This service does not fetch URLs ({url}).",
-            url=url,
+            f"This service does not fetch URLs ({shown}).",
+            url=shown,
             hint="Send the article's text instead, or ask the operator to start the "
             "service with --allow-fetch.",
         )
@@ -138,8 +142,16 @@ def read_url(url: str, *, max_bytes: int, fetch: FetchPolicy) -> ArticleText:
         allow_private=fetch.allow_private,
     )
     page = fetch_page(url, limits)
-    if not page.is_html:
-        return ArticleText(page.html, None, None)
+    if not page.is_html:  # plain text: read as it is, and still say where it came from
+        plain = Source(
+            kind="url",
+            url=display_url(url),
+            final_url=display_url(page.final_url),
+            html_chars=0,
+            text_chars=len(page.html),
+            extractor="none (text/plain)",
+        )
+        return ArticleText(page.html, plain, None)
     extracted = extract_article(page.html, url=page.final_url)
     source = _source("url", extracted, url=url, final_url=page.final_url)
     return ArticleText(page_text(extracted), source, None)

@@ -172,6 +172,11 @@ def test_credentials_are_refused_and_never_shown(url: str) -> None:
         ("http://224.0.0.1/", "multicast"),
         ("http://240.0.0.1/", "reserved"),
         ("http://100.64.0.1/", "non-public"),  # carrier-grade NAT
+        ("http://192.0.0.192/", "reserved"),  # Oracle Cloud's metadata service
+        ("http://[2002:7f00:1::]/", "loopback"),  # 6to4 around 127.0.0.1
+        ("http://[2002:a9fe:a9fe::]/", "link-local"),  # 6to4 around 169.254.169.254
+        ("http://[64:ff9b::7f00:1]/", "loopback"),  # NAT64 around 127.0.0.1
+        ("http://[fe80::1%25eth0]/", "link-local"),  # an interface zone
     ],
 )
 def test_private_addresses_are_refused_unless_allowed(
@@ -190,9 +195,11 @@ def test_private_addresses_are_refused_unless_allowed(
 def test_a_name_that_resolves_to_a_private_address_is_refused(fake_dns: FakeDNS) -> None:
     fake_dns({"intranet.example": ["10.1.2.3"], "mixed.example": [PUBLIC_IP, "192.168.0.9"]})
     with pytest.raises(
-        URLNotAllowed, match=r"intranet\.example resolves to 10\.1\.2\.3, a private"
-    ):
+        URLNotAllowed, match=r"intranet\.example resolves to a private address"
+    ) as caught:
         check_url("https://intranet.example/wiki")
+    # Not which address: a caller of the service could map internal names with it.
+    assert "10.1.2.3" not in caught.value.message
 
 
 def test_every_address_of_a_name_is_checked(
@@ -205,7 +212,7 @@ def test_every_address_of_a_name_is_checked(
         ]
 
     monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
-    with pytest.raises(URLNotAllowed, match=r"192\.168\.0\.9"):
+    with pytest.raises(URLNotAllowed, match=r"mixed\.example resolves to a private address"):
         check_url("https://mixed.example/")
 
 
@@ -516,7 +523,7 @@ def test_dns_rebinding_is_refused_at_the_connection(
     url = fresh_site.url("/page/clinic-opening.en.html", host="rebind.example")
     with pytest.raises(URLNotAllowed) as caught:
         fetch_page(url, FetchLimits(timeout_s=5))
-    assert "rebind.example resolves to 127.0.0.1, a loopback address" in caught.value.message
+    assert "rebind.example resolves to a loopback address" in caught.value.message
     assert asked == ["rebind.example", "rebind.example"]
     assert fresh_site.requests == []
 

@@ -20,7 +20,7 @@ from summarizer.llm import ChatRequest, ChatResponse
 from summarizer.schema import Summary, Translation, Usage
 from summarizer.server import create_app
 from summarizer.server_access import KeyRing, Limits
-from summarizer.server_openai import ChatErrorBody, _Reply, _Transcript, parse_chat_model
+from summarizer.server_openai import ChatError, ChatErrorBody, _Reply, _Transcript, parse_chat_model
 from summarizer.server_wire import ErrorBody
 from summarizer.tasks import Task
 from tests.fakes import FakeLLM, draft
@@ -221,7 +221,7 @@ def test_a_failure_once_streaming_is_an_error_chunk(seed_article: str) -> None:
     ):
         ask(chat, seed_article, "translator-fr", stream=True)
     assert failed.value.message == "The provider of m failed (HTTP 503)."
-    assert ErrorBody.model_validate(failed.value.body).error == "provider_error"
+    assert ChatError.model_validate(failed.value.body).type == "provider_error"
     assert "internal-host" not in str(failed.value.body)
 
 
@@ -233,7 +233,7 @@ def test_a_stream_past_the_timeout_ends_with_a_timeout_error(seed_article: str) 
             ask(chat, seed_article, "translator-fr", stream=True)
         fake.release.set()
         app.state.service.executor.shutdown(wait=True)
-    assert ErrorBody.model_validate(failed.value.body).error == "timeout"
+    assert ChatError.model_validate(failed.value.body).type == "timeout"
     assert len(fake.requests) <= 1  # cancelled: no call after the one it was stuck in
 
 

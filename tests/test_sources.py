@@ -252,3 +252,55 @@ def test_html_sent_as_text_is_extracted_by_the_service() -> None:
     assert answer.status_code == 200, answer.text
     assert answer.json()["meta"]["source"]["kind"] == "html"
     assert "<div" not in fake.requests[0].messages[-1]["content"]
+
+
+def test_a_text_file_that_mentions_tags_stays_text(
+    sent: Recorder,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text(
+        "Web layout explained: a <div> holds a <section>, an <article> sits in <main>"
+        " inside <body>.<br><br>See <a href='x'>the guide</a>.\n\nSecond paragraph.",
+        encoding="utf-8",
+    )
+    code, out, err = run(str(notes), "-q", "-f", "json")
+    assert code == 0, err
+    assert "source" not in json.loads(out)["meta"]
+    assert "<section>" in sent.requests[0].messages[-1]["content"]
+
+
+def test_a_plain_text_page_is_read_as_it_is_and_says_where_it_came_from(
+    sent: Recorder,  # noqa: F811
+    site: PageSite,
+) -> None:
+    code, out, err = run(site.url("/text"), "--allow-private-urls", "-q", "-f", "json")
+    assert code == 0, err
+    source = json.loads(out)["meta"]["source"]
+    assert source["kind"] == "url" and source["extractor"] == "none (text/plain)"
+    assert source["html_chars"] == 0 and source["text_chars"] > 0
+
+
+def test_a_urls_file_takes_only_http_and_https(tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text("https://example.com/a\nftp://example.com/b\n", encoding="utf-8")
+    code, _, err = run("batch", "--urls", str(urls), "--out", str(tmp_path / "r.jsonl"))
+    assert code == 3, err
+    assert "line 2" in err
+
+
+def test_a_chat_message_with_an_overlong_url_is_a_422_not_a_bug() -> None:
+    fake = FakeLLM()
+    policy = FetchPolicy(allow_private=True)
+    with running(create_app(make_summarizer(fake), preload=False, fetch=policy)) as base:
+        answer = httpx.post(
+            f"{base}/v1/chat/completions",
+            json={
+                "model": "summarizer-en",
+                "messages": [{"role": "user", "content": "https://example.com/" + "a" * 3000}],
+            },
+            timeout=60,
+        )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["type"] == "invalid_input"
+    assert fake.requests == []
