@@ -569,7 +569,8 @@ class ChatError(BaseModel):
 
 
 class ChatErrorBody(BaseModel):
-    """Every error of the chat endpoint."""
+    """An error of the chat endpoint (all but a 500 from a bug: Starlette's outermost
+    error middleware answers that one, in the flat ``ErrorBody`` shape)."""
 
     error: ChatError
 
@@ -587,7 +588,8 @@ class NestedErrors:
     OpenAI's SDK (and the chat UIs built on it) read a message only from ``error.message``:
     with the service's flat shape, ``openai`` 3.x said nothing but "Error code: 422". The
     refusals that come before routing (the key, the limits, the body's size) are rewritten
-    too, so it sits outside every other middleware. Other paths keep the flat shape.
+    too, so it sits outside every other middleware. Other paths keep the flat shape; so
+    does a 500 from a bug, which Starlette's own outermost middleware answers.
     """
 
     def __init__(self, app: Any) -> None:
