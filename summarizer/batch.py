@@ -27,6 +27,7 @@ answers from its response cache (``meta.cached``); batch builds no client.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ from summarizer.tasks import Task
 
 if TYPE_CHECKING:
     from summarizer.app import Summarizer
+    from summarizer.batch_ray import RayEngine
 
 __all__ = [
     "ARTICLE_SUFFIXES",
@@ -87,6 +89,8 @@ class BatchJob:
     redo: bool = False  # discard the results already in the file and run every input
     urls: Path | None = None  # a file of URLs, one per line, added to the inputs
     fetch: FetchPolicy = field(default_factory=FetchPolicy)  # which URLs may be fetched
+    # Run on Ray (batch_ray): "local" starts an instance, else a cluster's address.
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         if self.redo and self.retry_failed:
@@ -189,6 +193,17 @@ class _Worker:
         }
         return cls(summarizer, job.task, language, job.fetch, settings)
 
+    def rebuild(self) -> Callable[[Summarizer], _Worker]:
+        """This worker around another Summarizer (a Ray actor's own), picklable: the
+        Summarizer itself, with its client and cache, cannot travel."""
+        return functools.partial(
+            _Worker,
+            task=self.task,
+            target_language=self.target_language,
+            fetch=self.fetch,
+            settings=self.settings,
+        )
+
     def process(self, spec: str) -> Record:
         record: Record = {"input": spec, **self.settings}
         try:
@@ -237,7 +252,8 @@ def run_batch(
             holds results made with another task, language, model or prompt templates
             (and ``job.redo`` is not set), or ``job`` sets both redo and retry_failed.
         InputError: an input pattern matches nothing, or ``out`` holds a corrupt line.
-        ConfigError: the model cannot be used (``Summarizer.check``).
+        ConfigError: the model cannot be used (``Summarizer.check``), or ``job.ray_address``
+            is set and Ray is not installed or its cluster cannot be reached.
     """
     worker = _Worker.for_job(job, summarizer)  # an unknown language fails first
     # A typo fails before the model's check.
@@ -249,17 +265,34 @@ def run_batch(
     writer, todo = _open_results(out, paths, job, worker.settings, tally)
     tally.total = len(paths)  # after: a file that cannot be resumed has no tally to show
     try:
-        engine = Engine(
-            worker.process,
-            concurrency=job.concurrency if parallel else 1,
-            processes=worker_processes(job, parallel=parallel),
-            keep_closed=(writer.fileno(),),
-        )
-        _record_all(engine.run(todo), writer, tally, len(todo), (on_start, on_record))
+        groups = _engine(job, worker, parallel, writer).run(todo)
+        _record_all(groups, writer, tally, len(todo), (on_start, on_record))
     finally:
         with contextlib.suppress(OSError):
             writer.close()
     return tally
+
+
+def _engine(
+    job: BatchJob, worker: _Worker, parallel: bool, writer: ResultsWriter
+) -> Engine | RayEngine:
+    """The local engine, or Ray's (``job.ray_address``) with the same contract."""
+    if job.ray_address is not None:
+        from summarizer.batch_ray import RayEngine
+
+        return RayEngine(
+            worker.rebuild(),
+            worker.summarizer.settings,
+            address=job.ray_address,
+            concurrency=job.concurrency,
+            parallel=parallel,
+        )
+    return Engine(
+        worker.process,
+        concurrency=job.concurrency if parallel else 1,
+        processes=worker_processes(job, parallel=parallel),
+        keep_closed=(writer.fileno(),),
+    )
 
 
 def _open_results(

@@ -428,6 +428,14 @@ def cache(
             "when they were made with another task, --lang, model or --prompts-dir).",
             default=False,
         ),
+        "ray": own_option(
+            str | None,
+            "--ray",
+            help="Run the articles on Ray (pip install 'summarizer[ray]'): 'local' starts "
+            "Ray on this machine; 'auto' or ray://HOST:PORT joins a cluster. --concurrency "
+            "is then the whole cluster's; this machine alone writes --out.",
+            metavar="ADDRESS",
+        ),
     },
 )
 def batch(options: Options) -> None:
@@ -473,6 +481,7 @@ def _run_batch(options: Options, tally: Any) -> None:
         redo=extra["redo"],
         urls=extra["urls"],
         fetch=FetchPolicy(allow_private=options.allow_private_urls),
+        ray_address=extra["ray"],
     )
     # One chunk at a time per article, as before: --concurrency sets articles in flight.
     with (

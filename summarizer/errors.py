@@ -49,6 +49,12 @@ _SECRET_SHAPES = (
 REDACTED = "[redacted]"
 
 
+def is_secret_name(name: str) -> bool:
+    """Whether an environment variable's name says its value is a secret (``*_API_KEY``,
+    ``*_TOKEN``, ``*_SECRET``...)."""
+    return bool(_SECRET_NAME.search(name.upper()))
+
+
 def redact(text: str) -> str:
     """``text`` with API keys and credential headers replaced by ``[redacted]``.
 
@@ -57,7 +63,7 @@ def redact(text: str) -> str:
     still hidden when it appears as ``Authorization: Bearer ...``.
     """
     for name, value in os.environ.items():
-        if len(value) >= 8 and _SECRET_NAME.search(name.upper()) and value in text:
+        if len(value) >= 8 and is_secret_name(name) and value in text:
             text = text.replace(value, REDACTED)
     text = _SECRET_SHAPES[0].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _SECRET_SHAPES[1].sub(REDACTED, text)

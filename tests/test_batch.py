@@ -692,3 +692,16 @@ def test_cli_batch_ctrl_c_stops_at_once_with_whole_lines(
     assert resumed.exit_code == 0, resumed.output
     inputs = [r["input"] for r in lines(out)]
     assert len(inputs) == len(set(inputs)) == 20
+
+
+def test_ray_actors_are_sent_endpoints_but_never_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray shows a job's runtime_env to anyone who can see the cluster: no secrets in it."""
+    from summarizer.batch_ray import forwarded_env
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-for-ray-0123456789")
+    monkeypatch.setenv("OPENAI_API_BASE", "http://10.0.0.5:8000/v1")
+    monkeypatch.setenv("LITELLM_LOG", "ERROR")
+    monkeypatch.setenv("LITELLM_MASTER_KEY", "sk-master-0123456789")
+    sent = forwarded_env()
+    assert sent["OPENAI_API_BASE"] == "http://10.0.0.5:8000/v1" and sent["LITELLM_LOG"] == "ERROR"
+    assert "OPENAI_API_KEY" not in sent and "LITELLM_MASTER_KEY" not in sent
