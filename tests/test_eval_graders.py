@@ -360,3 +360,33 @@ def test_grading_a_malformed_output_fails_it_without_crashing() -> None:
     case, article = _antalya()
     for output in ({"key_points": 5, "summary": 3}, {"entities": "x", "dates": [1]}):
         assert not grade(case, output, article=article).passed
+
+
+def test_sentences_from_threads_at_once_are_each_their_own() -> None:
+    """A pysbd Segmenter keeps the text it is working on: shared between threads (the
+    service's requests, a batch's articles), one thread got another's sentences."""
+    import threading
+
+    from summarizer.evaluation.claims import sentences
+
+    texts = [
+        " ".join(
+            f"Sentence {n} of text {t} says the port of Linden{t} reopened." for n in range(40)
+        )
+        for t in range(6)
+    ]
+    expected = [sentences(text, "en") for text in texts]
+    start = threading.Barrier(len(texts))
+    got: dict[int, list[list[str]]] = {}
+
+    def work(index: int) -> None:
+        start.wait()
+        got[index] = [sentences(texts[index], "en") for _ in range(5)]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(texts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index, runs in got.items():
+        assert all(run == expected[index] for run in runs), f"text {index} got another's"

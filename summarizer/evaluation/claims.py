@@ -25,6 +25,7 @@ set (``evals/labelled``) measures where it is wrong.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -119,11 +120,20 @@ _SEGMENTER_LANGUAGES = {
 }  # fmt: skip
 
 
-@lru_cache(maxsize=16)
+# One segmenter per thread and language: a pysbd Segmenter keeps the text it is segmenting
+# on itself (``original_text``) and builds the sentences from it, so two threads sharing
+# one (the service's requests, a batch's articles) got each other's sentences.
+_per_thread = threading.local()
+
+
 def _segmenter(language: str) -> Any:
     import pysbd
 
-    return pysbd.Segmenter(language=language if language in _SEGMENTER_LANGUAGES else "en")
+    segmenters: dict[str, Any] = _per_thread.__dict__.setdefault("segmenters", {})
+    if language not in segmenters:
+        code = language if language in _SEGMENTER_LANGUAGES else "en"
+        segmenters[language] = pysbd.Segmenter(language=code)
+    return segmenters[language]
 
 
 def sentences(text: str, language: str) -> list[str]:
