@@ -25,11 +25,12 @@ from summarizer.cache import ResponseCache, caching_client, mark_cached
 from summarizer.checks import require_passed
 from summarizer.clean import CleanedArticle
 from summarizer.config import Settings, load_settings, override
+from summarizer.errors import InputError
 from summarizer.events import Event, Notice, OnEvent
 from summarizer.languages import normalize_language
 from summarizer.llm import ChatRequest, ChatResponse, DryRunClient, LazyClient, LLMClient
 from summarizer.schema import Source, Summary, Translation
-from summarizer.sources import ArticleText, FetchPolicy, read_input
+from summarizer.sources import ArticleText, FetchPolicy, from_text, read_input, read_url
 from summarizer.tasks import Task
 
 # Chunk requests of one article in flight at once (models that allow it).
@@ -186,6 +187,21 @@ class Summarizer:
         return read_input(
             spec, max_bytes=self.settings.max_input_bytes, encoding=encoding, fetch=fetch
         )
+
+    def read_given(
+        self, *, text: str | None = None, url: str | None = None, fetch: FetchPolicy
+    ) -> ArticleText:
+        """The article a request gives: its ``text`` (HTML extracted) or the page at its
+        ``url``, fetched as ``fetch`` allows (the HTTP service's and chat's bodies).
+
+        Raises:
+            URLNotAllowed, FetchError, InputError: see ``sources.read_url``.
+        """
+        if url is not None:
+            return read_url(url, max_bytes=self.settings.max_input_bytes, fetch=fetch)
+        if text is None:
+            raise InputError("Give the article as text or as a url.")
+        return from_text(text)
 
     def prepare(
         self,

@@ -60,7 +60,7 @@ from summarizer.app import Cancelled, PreparedJob, Summarizer
 from summarizer.errors import SummarizerError
 from summarizer.events import ChunkDone, Event
 from summarizer.languages import normalize_language
-from summarizer.schema import Source, Summary, Translation
+from summarizer.schema import Summary, Translation
 from summarizer.server_access import KeyRing, Limits, ModelPolicy, Quotas
 from summarizer.server_docs import install_docs, is_public
 from summarizer.server_errors import (
@@ -87,7 +87,7 @@ from summarizer.server_wire import (
     TranslationRequest,
     sse,
 )
-from summarizer.sources import FetchPolicy, from_text, read_url
+from summarizer.sources import FetchPolicy
 from summarizer.tasks import Task
 
 __all__ = [
@@ -147,25 +147,11 @@ class Service:
         language, then the model, then the article (the order the API has always used)."""
         language = normalize_language(body.target_language)
         model = self.choose_model(body.model)
-        text, source = self.article(body)
-        return self.summarizer.prepare(task, text, lang=language, model=model, source=source)
-
-    def article(self, body: ArticleRequest) -> tuple[str, Source | None]:
-        """The request's article text (HTML extracted), or the page at its URL when this
-        server fetches (``--allow-fetch``), and where it came from.
-
-        Raises:
-            URLNotAllowed: fetching is off, or the address is not allowed.
-            FetchError: the page could not be fetched. InputError: no article in it.
-        """
-        if body.url is not None:
-            page = read_url(
-                body.url, max_bytes=self.summarizer.settings.max_input_bytes, fetch=self.fetch
-            )
-            return page.text, page.source
-        assert body.text is not None  # the request validated: text or url
-        article = from_text(body.text)
-        return article.text, article.source
+        # The text (HTML extracted), or the page at the url when this server fetches.
+        article = self.summarizer.read_given(text=body.text, url=body.url, fetch=self.fetch)
+        return self.summarizer.prepare(
+            task, article.text, lang=language, model=model, source=article.source
+        )
 
     async def run(self, work: Callable[[], T], cancel: threading.Event) -> T:
         """``work()`` in the pool, within the request timeout; ``cancel`` is set when it
