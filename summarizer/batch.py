@@ -99,6 +99,13 @@ class BatchJob:
                 hint="Pass --retry-failed to keep the results that succeeded, or --redo to "
                 "discard them all.",
             )
+        if self.processes is not None and self.ray_address is not None:
+            raise UsageError(
+                "--processes and --ray cannot be used together: --processes sets the local "
+                "engine's worker processes, and on Ray its actors run the articles.",
+                hint="Drop --processes; with --ray, --concurrency is the whole cluster's "
+                "requests in flight.",
+            )
 
 
 def worker_processes(job: BatchJob, *, parallel: bool) -> int:

@@ -1,24 +1,28 @@
 """``summarize batch --ray``: the batch's articles run on a Ray cluster (Ray Data), the
 results file stays the driver's.
 
-* The inputs are a Ray dataset (``ray.data.from_items``, in order), processed by
+* The inputs are a Ray dataset (``ray.data.from_items``), one block per article, mapped by
   ``map_batches`` on a pool of actors. Each actor builds one ``Summarizer`` from the
-  driver's settings (its own client, its own connection to the response cache) and runs
-  a batch's inputs on ``per_actor`` threads with the local engine's own per-input function
-  (``batch._Worker.process``), so a line is the same whichever engine wrote it.
-* Records come back to the driver, which alone writes them (``ResultsWriter``: one whole,
-  fsynced line each) as batches complete: a killed driver or Ctrl-C loses no written line
-  and tears none, and the rerun skips finished inputs as it does locally.
-* A killed actor is restarted and its batch retried (``max_restarts``/``max_task_retries``
-  -1): nothing of that batch was written yet, so no input is lost or doubled.
+  driver's settings (its own client, its own connection to its node's response cache) and
+  runs ``per_actor`` articles at once, on Ray's threads (``max_concurrent_calls_per_actor``),
+  with the local engine's own per-input function (``batch._Worker.process``), so a line
+  is the same whichever engine wrote it.
+* Each record comes back to the driver as soon as its article is done, and the driver
+  alone writes it (``ResultsWriter``: one whole, fsynced line each): a killed driver or
+  Ctrl-C loses no written line and tears none, and the rerun skips finished inputs as it
+  does locally. Progress and ETA are fed one record at a time, as locally.
+* A killed actor is restarted and the articles it was running are retried
+  (``max_restarts``/``max_task_retries`` -1); those it had finished were already
+  delivered, so no input is lost, doubled or paid for twice.
 * One budget of requests in flight for the whole cluster, not one per actor: a named async
   actor holds ``concurrency`` slots, and every article holds one while it runs. A batch
   article makes its model calls one after the other (chunk concurrency 1), so articles
   holding a slot are exactly the requests in flight. Slots held by an actor that died are
   given back when Ray restarts it (same actor id, new incarnation).
-* A model that takes parallel requests runs ``THREADS_PER_PROCESS`` threads per actor; one
-  that does not (an embedded llama.cpp model) runs one thread per actor, one model each,
-  an actor per core (``num_cpus=1``), at most ``concurrency`` of them.
+* A model that takes parallel requests runs ``THREADS_PER_PROCESS`` articles per actor;
+  an embedded llama.cpp model runs one article per actor: one model each, an actor per
+  ``EMBEDDED_CORES`` cores of the cluster with that many llama.cpp threads, at most
+  ``concurrency`` of them.
 
 Ray is an optional extra (``pip install 'summarizer[ray]'``); only this module imports it,
 and only when a batch asks for it. Ray's partial type hints stay out: it is ``Any`` here.
@@ -31,17 +35,17 @@ import importlib
 import json
 import logging
 import os
+import socket
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from summarizer.batch_engine import THREADS_PER_PROCESS, Groups
 from summarizer.batch_results import Record
-from summarizer.errors import ConfigError, is_secret_name
+from summarizer.errors import ConfigError, UsageError, is_secret_name
 
 if TYPE_CHECKING:
     from summarizer.app import Summarizer
@@ -56,6 +60,16 @@ NAMESPACE = "summarizer-batch"
 # environment. (Workers of a Ray started here inherit this process's environment.)
 _FORWARDED_PREFIXES = ("LITELLM_",)
 _FORWARDED_SUFFIXES = ("_API_BASE", "_BASE_URL")
+# Cores (and llama.cpp threads) per actor for an embedded model: one model per core, as
+# many as the cluster has cores (at most --concurrency). Measured on 2 cores,
+# bench_batch_ray.py: two one-thread models beside one two-thread model.
+EMBEDDED_CORES = 1
+# How long a cluster's address may take to accept a connection.
+CONNECT_TIMEOUT_S = 10.0
+_ADDRESS_HINT = (
+    "Check the address (ray://HOST:10001 for Ray Client, HOST:6379 or 'auto' on a cluster "
+    "node), or pass --ray local to start Ray on this machine."
+)
 # Tests only: each actor writes its process id to a file in this folder.
 PID_DIR_ENV = "SUMMARIZER_RAY_PID_DIR"
 
@@ -97,42 +111,80 @@ def forwarded_env() -> dict[str, str]:
 
 def connect(address: str, **init_args: Any) -> bool:
     """Start (``address`` ``local``) or join (``auto``, ``ray://host:port``, a GCS
-    address) a Ray instance, quietly; reuse the one this process already has. Returns
-    whether this call did connect (and so should ``ray.shutdown()`` after).
+    address) a Ray instance, quietly (Ray's notes on stderr only with ``--debug``); reuse
+    the one this process already has. Returns whether this call did connect (and so should
+    ``ray.shutdown()`` after).
 
     Raises:
+        UsageError: ``address`` is not one.
         ConfigError: Ray is not installed, or the cluster cannot be reached.
     """
+    debug = logging.getLogger("summarizer").isEnabledFor(logging.DEBUG)  # --debug
+    if not debug:
+        # Ray's C++ core logs notes at error level straight to stderr (that Ray Data
+        # keeps actors' constructor arguments in the object store, so "the actor restart
+        # will fail" if they are lost: they live as long as the run); a failure to connect
+        # or to run still raises. Ray then says once, at info level, that it read this
+        # variable: one harmless line instead of an alarming one.
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     ray = ray_module()
     _quiet_ray_data(ray)
     if ray.is_initialized():
         return False
+    _reachable(address)
     try:
         ray.init(
             address=None if address == LOCAL else address,
             namespace=NAMESPACE,
             include_dashboard=False,
             log_to_driver=False,
-            logging_level=logging.WARNING,
+            # Notes such as "token authentication is enabled" are not the user's business.
+            logging_level=logging.DEBUG if debug else logging.ERROR,
             runtime_env={"env_vars": forwarded_env()},
             **init_args,
         )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ConfigError(
             f"Could not reach the Ray cluster at {address}: {exc}",
-            hint="Check the address (ray://host:10001, or 'auto' on a cluster node), or "
-            "pass --ray local to start Ray on this machine.",
+            hint=_ADDRESS_HINT,
         ) from exc
     return True
 
 
+def _reachable(address: str) -> None:
+    """Fail fast for a cluster address nothing answers at: ``ray.init`` itself retries a
+    dead GCS address for minutes (measured: still waiting after 120 s).
+
+    Raises:
+        UsageError: ``address`` is not ``[ray://]HOST:PORT``.
+        ConfigError: ``address`` names a host and port that refuse or ignore a connection
+            for ``CONNECT_TIMEOUT_S``. (``local`` and ``auto`` are Ray's to resolve.)
+    """
+    if address in (LOCAL, "auto"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(
+            f"--ray {address!r} is not a Ray address.",
+            hint=_ADDRESS_HINT + " (--ray takes the next word as its address: put it last.)",
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"Could not reach the Ray cluster at {address}: {exc.strerror or exc}.",
+            hint=_ADDRESS_HINT,
+        ) from exc
+
+
 def _quiet_ray_data(ray: Any) -> None:
-    """No progress bars or execution banners on stderr: the batch draws its own."""
-    context = ray.data.DataContext.get_current()
+    """No progress bars, execution banners or issue detectors' notes (that an actor uses
+    more memory than it asked Ray for) on stderr: the batch draws its own progress."""
+    context = ray.data.DataContext.get_current()  # imports Ray Data: its logging config
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     context.verbose_stats_logs = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -140,9 +192,9 @@ class _Plan:
     """What every actor needs to build its Summarizer and worker: picklable."""
 
     settings: Settings
-    cache_path: str | None  # the driver's response cache file; None: no cache
     make_worker: MakeWorker
     per_actor: int  # threads per actor
+    model_threads: int | None  # an embedded model's llama.cpp threads; None: a remote model
     slots: str  # the name of the run's slots actor
 
 
@@ -183,14 +235,17 @@ class ArticleActor:
 
     def __init__(self, plan: _Plan) -> None:
         from summarizer.app import Summarizer
-        from summarizer.cache import ResponseCache
 
         ray = ray_module()
-        cache = None if plan.cache_path is None else ResponseCache(Path(plan.cache_path))
-        summarizer = Summarizer(plan.settings, response_cache=cache, concurrency=1)
+        if plan.model_threads is not None:
+            # The cores Ray gave this actor, not every core of the node: llama.cpp's threads
+            # wait for each other, and other actors' models hold the other cores.
+            os.environ.setdefault("SUMMARIZER_THREADS", str(plan.model_threads))
+        # The response cache, when the settings keep one, is this node's own file (its
+        # ``cache_path()``): SQLite is not for sharing over a network file system.
+        summarizer = Summarizer(plan.settings, concurrency=1)
         summarizer.check()  # the client is built now, not by the first batch's threads
         self._worker = plan.make_worker(summarizer)
-        self._pool = ThreadPoolExecutor(plan.per_actor, thread_name_prefix="ray-batch")
         self._slots = ray.get_actor(plan.slots, namespace=NAMESPACE)
         actor = ray.get_runtime_context().get_actor_id()
         self._holder = f"{actor}:{uuid.uuid4().hex}"
@@ -199,8 +254,8 @@ class ArticleActor:
             Path(pid_dir, f"{os.getpid()}.pid").write_text(str(os.getpid()))
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
-        specs = [str(spec) for spec in batch["input"]]
-        return {"record": list(self._pool.map(self._one, specs))}
+        """One article (a one-row batch), on one of Ray's ``per_actor`` threads."""
+        return {"record": [self._one(str(spec)) for spec in batch["input"]]}
 
     def _one(self, spec: str) -> str:
         ray = ray_module()
@@ -250,33 +305,39 @@ class RayEngine:
                 ray.shutdown()
 
     def _dataset(self, ray: Any, paths: Sequence[str], slots: str) -> Any:
-        """The inputs, mapped by a pool of ``ArticleActor``s sized for the model."""
-        from summarizer.cache import cache_path
-
+        """The inputs, one block and one Ray task per article (so a result reaches the
+        driver, and the file, as soon as it is finished: a killed actor loses only the
+        articles it was running), mapped by a pool of ``ArticleActor``s sized for the
+        model, each running ``per_actor`` of them at once on Ray's threads."""
         per_actor = min(THREADS_PER_PROCESS, self.concurrency) if self.parallel else 1
-        batches = -(-len(paths) // per_actor)
         if self.parallel:
             actors, cpus = -(-self.concurrency // per_actor), 0.01  # waiting costs no core
         else:
             cores = int(ray.cluster_resources().get("CPU", 1))
-            actors, cpus = max(1, min(self.concurrency, cores)), 1.0  # one model per core
+            actors = max(1, min(self.concurrency, cores // EMBEDDED_CORES))
+            cpus = float(EMBEDDED_CORES)  # one model per core
         plan = _Plan(
             settings=self.settings,
-            cache_path=str(cache_path()) if self.settings.cache else None,
             make_worker=self.make_worker,
             per_actor=per_actor,
+            model_threads=None if self.parallel else EMBEDDED_CORES,
             slots=slots,
         )
         items = ray.data.from_items(
-            [{"input": path} for path in paths], override_num_blocks=batches
+            [{"input": path} for path in paths], override_num_blocks=len(paths)
         )
         return items.map_batches(
             ArticleActor,
             fn_constructor_args=(plan,),
-            batch_size=per_actor,
-            compute=ray.data.ActorPoolStrategy(size=min(actors, batches)),
-            # A killed actor comes back and its batch runs again: Ray Data's own defaults
-            # for an actor pool (max_restarts and max_task_retries -1); passing them
-            # explicitly is deprecated since Ray 2.60.
+            batch_size=1,
+            compute=ray.data.ActorPoolStrategy(
+                size=min(actors, len(paths)),
+                max_concurrent_calls_per_actor=per_actor,
+                max_tasks_in_flight_per_actor=per_actor,
+                enable_true_multi_threading=True,
+            ),
+            # A killed actor comes back and its articles run again: Ray Data's own
+            # defaults for an actor pool (max_restarts and max_task_retries -1); passing
+            # them explicitly is deprecated since Ray 2.60.
             num_cpus=cpus,
         )

@@ -40,12 +40,22 @@ T = TypeVar("T")
 
 
 class _SummaryByDefault(TyperGroup):
-    """``summarize FILE`` means ``summarize summary FILE``; subcommands stay reachable."""
+    """``summarize FILE`` means ``summarize summary FILE``; subcommands stay reachable.
+    ``batch ... --ray`` with no address (last, or before another option) means
+    ``--ray local``: click's own optional-value options are not passed through by typer."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "--version"):
             args = ["summary", *args]
+        if args and args[0] == "batch":
+            args = [given for i in range(len(args)) for given in _with_ray_address(args, i)]
         return super().parse_args(ctx, args)
+
+
+def _with_ray_address(args: list[str], i: int) -> tuple[str, ...]:
+    """``args[i]``, followed by ``local`` where it is a ``--ray`` given no address."""
+    alone = args[i] == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-"))
+    return (args[i], "local") if alone else (args[i],)
 
 
 app = typer.Typer(
@@ -431,10 +441,11 @@ def cache(
         "ray": own_option(
             str | None,
             "--ray",
-            help="Run the articles on Ray (pip install 'summarizer[ray]'): 'local' starts "
-            "Ray on this machine; 'auto' or ray://HOST:PORT joins a cluster. --concurrency "
-            "is then the whole cluster's; this machine alone writes --out.",
-            metavar="ADDRESS",
+            help="Run the articles on Ray (pip install 'summarizer[ray]'): alone or with "
+            "'local' it starts Ray on this machine; 'auto' or ray://HOST:PORT joins a "
+            "cluster. --concurrency is then the whole cluster's; this machine alone "
+            "writes --out.",
+            metavar="[ADDRESS]",
         ),
     },
 )

@@ -312,6 +312,35 @@ def test_redo_and_retry_failed_together_are_a_usage_error() -> None:
         replace(REMOTE, redo=True, retry_failed=True)
 
 
+def test_processes_with_ray_is_a_usage_error() -> None:
+    """--processes is the local engine's; a run on Ray would silently ignore it."""
+    with pytest.raises(UsageError, match="--processes and --ray cannot be used together"):
+        replace(REMOTE, processes=2, ray_address="local")
+
+
+@pytest.mark.parametrize(
+    ("given", "address"),
+    [
+        (["--ray"], "local"),  # last: no address
+        (["--ray", "--processes", "2"], "local"),  # before another option: no address
+        (["--ray", "auto"], "auto"),
+        (["--ray=ray://head:10001"], "ray://head:10001"),
+    ],
+)
+def test_ray_alone_means_a_local_ray(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: list[str], address: str
+) -> None:
+    seen: list[BatchJob] = []
+    monkeypatch.setattr("summarizer.batch.run_batch", lambda *a, **k: seen.append(a[2]))
+    command = ["batch", str(tmp_path), "--out", str(tmp_path / "r.jsonl"), *given]
+    result = CliRunner().invoke(app, command)
+    if "--processes" in given:  # parsed as local Ray, then refused beside --processes
+        assert result.exit_code == 2 and "--processes and --ray" in result.stderr
+    else:
+        assert result.exit_code == 0, result.output
+        assert [job.ray_address for job in seen] == [address]
+
+
 class Fallback(FakeLLM):
     """Answers as the configured model's fallback would."""
 

@@ -135,37 +135,51 @@ def _difference(ours: Record, theirs: Record) -> dict[str, Any]:
     return {"input": ours["input"], **fields}
 
 
-def test_a_killed_driver_resumes_without_redoing_finished_articles(
+def test_ctrl_c_then_a_killed_driver_resume_without_redoing_finished_articles(
     tmp_path: Path, ray_address: str, stub_url: str
 ) -> None:
+    """Ctrl-C stops the run at once with whole lines and the tally; a SIGKILLed driver
+    tears none; the rerun does exactly the inputs not yet in the file."""
     folder = make_articles(tmp_path / "in", 60)
     out = tmp_path / "r.jsonl"
-    command = [
-        *(sys.executable, "-c", "from summarizer.cli import main; main()"),
-        *("batch", str(folder), "--out", str(out), "--model", "openai/stub"),
-        *("--api-base", stub_url, "--no-cache", "-c", "4", "--ray", ray_address),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            if out.exists() and out.read_text().count("\n") >= 8:
-                break
-            time.sleep(0.05)
-        assert process.poll() is None, "the batch ended before it could be killed"
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait(30)
-        assert process.stderr is not None
-        process.stderr.close()
+    stderr = _stop_driver(folder, out, stub_url, ray_address, signal.SIGINT, at=8)
+    assert "Interrupted: done" in stderr, stderr
+    assert 8 <= len(records(out)) < 60
+    _stop_driver(folder, out, stub_url, ray_address, signal.SIGKILL, at=len(records(out)) + 8)
     partial = records(out)  # every line parses: nothing torn
-    assert 8 <= len(partial) < 60
+    assert 16 <= len(partial) < 60
     before = _settled(stub_url)  # the dead driver's actors are gone too
     tally = run(folder, out, stub_url, ray_address=ray_address)
     assert (tally.skipped, tally.done) == (len(partial), 60 - len(partial))
     assert served(stub_url) - before == 60 - len(partial)  # nothing finished was redone
     inputs = [r["input"] for r in records(out)]
     assert len(inputs) == len(set(inputs)) == 60
+
+
+def _stop_driver(folder: Path, out: Path, url: str, address: str, signum: int, *, at: int) -> str:
+    """Run the CLI's batch on the cluster, send ``signum`` once ``out`` has ``at`` lines;
+    its stderr."""
+    command = [
+        sys.executable,
+        "-c",
+        # As on a terminal: a shell running this suite in the background (nohup, &) has
+        # the children ignore SIGINT, and Python would keep ignoring it.
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from summarizer.cli import main; main()",
+        *("batch", str(folder), "--out", str(out), "--model", "openai/stub"),
+        *("--api-base", url, "--no-cache", "-c", "4", "--ray", address),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if out.exists() and out.read_text().count("\n") >= at:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the batch ended before it could be stopped"
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == (130 if signum == signal.SIGINT else -signal.SIGKILL)
+    return stderr.decode()
 
 
 def _settled(url: str) -> int:
@@ -193,6 +207,7 @@ def test_a_killed_actor_is_restarted_and_its_articles_retried(
             killed.append(pid)
             killed_at.append(time.time())
 
+    before = _settled(stub_url)
     tally = run(folder, out, stub_url, ray_address=ray_address, on_record=kill_an_actor)
     assert killed
     restarted = [p for p in pid_dir.glob("*.pid") if p.stat().st_mtime > killed_at[0]]
@@ -200,6 +215,9 @@ def test_a_killed_actor_is_restarted_and_its_articles_retried(
     assert (tally.done, tally.failed) == (60, 0)
     inputs = [r["input"] for r in records(out)]
     assert len(inputs) == len(set(inputs)) == 60
+    # Only what the dead actor was running ran twice (at most -c 4 articles of one request
+    # each): the articles it had finished had already reached the driver.
+    assert 60 <= _settled(stub_url) - before <= 60 + 4
 
 
 def _live_actors(pid_dir: Path) -> list[int]:
@@ -212,6 +230,52 @@ def _live_actors(pid_dir: Path) -> list[int]:
             continue
         alive.append(pid)
     return alive
+
+
+@pytest.mark.model
+def test_the_embedded_model_runs_one_model_per_actor_an_actor_per_core(
+    tmp_path: Path, ray_address: str, pid_dir: Path
+) -> None:
+    """smollm2 (the smaller bundled model) on the 2-CPU Ray: two actors, each its own model
+    on one core, every article summarized."""
+    folder = make_articles(tmp_path / "in", 2)
+    out = tmp_path / "r.jsonl"
+    started = time.time()
+    job = BatchJob(
+        task=Task.SUMMARIZE, target_language="en", concurrency=8, ray_address=ray_address
+    )
+    with Summarizer(Settings(model="smollm2", cache=False), concurrency=1) as summarizer:
+        tally = run_batch([str(folder)], out, job, summarizer=summarizer)
+    assert (tally.done, tally.failed) == (2, 0), records(out)
+    actors = [p for p in pid_dir.glob("*.pid") if p.stat().st_mtime >= started]
+    assert len(actors) == 2  # min(--concurrency 8, 2 cores): one model per core
+    assert all(r["result"]["meta"]["model"] == "local/smollm2" for r in records(out))
+
+
+@pytest.mark.parametrize(
+    ("address", "code", "says"),
+    [
+        ("127.0.0.1:1", 4, "Could not reach the Ray cluster at 127.0.0.1:1: Connection refused"),
+        ("ray://127.0.0.1:1", 4, "Could not reach the Ray cluster at ray://127.0.0.1:1"),
+        ("corpus/", 2, "--ray 'corpus/' is not a Ray address."),
+    ],
+)
+def test_an_address_nothing_answers_at_fails_in_seconds(
+    tmp_path: Path, address: str, code: int, says: str
+) -> None:
+    """Not Ray's own minutes of retries (seen: still waiting after 120 s)."""
+    make_articles(tmp_path / "in", 1)
+    command = [
+        *(sys.executable, "-c", "from summarizer.cli import main; main()"),
+        *("batch", str(tmp_path / "in"), "--out", str(tmp_path / "r.jsonl")),
+        *("--model", "openai/x"),
+        *("--api-base", "http://127.0.0.1:9/v1", "--ray", address),
+    ]
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 30
+    assert done.returncode == code, done.stderr
+    assert says in " ".join(done.stderr.split())
 
 
 def test_a_missing_ray_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
