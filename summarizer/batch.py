@@ -106,6 +106,10 @@ class BatchJob:
                 hint="Drop --processes; with --ray, --concurrency is the whole cluster's "
                 "requests in flight.",
             )
+        if self.ray_address is not None:
+            from summarizer.batch_ray import check_address
+
+            check_address(self.ray_address)  # no Ray needed: a typo fails before any work
 
 
 def worker_processes(job: BatchJob, *, parallel: bool) -> int:

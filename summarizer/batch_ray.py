@@ -67,8 +67,8 @@ EMBEDDED_CORES = 1
 # How long a cluster's address may take to accept a connection.
 CONNECT_TIMEOUT_S = 10.0
 _ADDRESS_HINT = (
-    "Check the address (ray://HOST:10001 for Ray Client, HOST:6379 or 'auto' on a cluster "
-    "node), or pass --ray local to start Ray on this machine."
+    "Check the address (HOST:6379, the head node's GCS, or 'auto' on a cluster node), or "
+    "pass --ray alone to start Ray on this machine."
 )
 # Tests only: each actor writes its process id to a file in this folder.
 PID_DIR_ENV = "SUMMARIZER_RAY_PID_DIR"
@@ -110,8 +110,8 @@ def forwarded_env() -> dict[str, str]:
 
 
 def connect(address: str, **init_args: Any) -> bool:
-    """Start (``address`` ``local``) or join (``auto``, ``ray://host:port``, a GCS
-    address) a Ray instance, quietly (Ray's notes on stderr only with ``--debug``); reuse
+    """Start (``address`` ``local``) or join (``auto``, a GCS ``host:port``) a Ray
+    instance, quietly (Ray's notes on stderr only with ``--debug``); reuse
     the one this process already has. Returns whether this call did connect (and so should
     ``ray.shutdown()`` after).
 
@@ -151,23 +151,46 @@ def connect(address: str, **init_args: Any) -> bool:
     return True
 
 
-def _reachable(address: str) -> None:
-    """Fail fast for a cluster address nothing answers at: ``ray.init`` itself retries a
-    dead GCS address for minutes (measured: still waiting after 120 s).
+def check_address(address: str) -> None:
+    """Refuse, before anything runs, a ``--ray`` value that cannot be a cluster to join:
+    ``local``, ``auto`` or a GCS ``HOST:PORT``.
 
     Raises:
-        UsageError: ``address`` is not ``[ray://]HOST:PORT``.
-        ConfigError: ``address`` names a host and port that refuse or ignore a connection
-            for ``CONNECT_TIMEOUT_S``. (``local`` and ``auto`` are Ray's to resolve.)
+        UsageError: anything else; a Ray Client ``ray://`` address with its reason.
     """
     if address in (LOCAL, "auto"):
         return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if address.startswith("ray://"):
+        # Measured with Ray 2.60 against `ray start --head`: Ray Data's executor needs the
+        # driver's own core worker, which a Ray Client connection does not have.
+        raise UsageError(
+            f"--ray {address}: Ray Data does not run over Ray Client (ray://), so the "
+            "batch's driver must run on a node of the cluster.",
+            hint="Run summarize batch ... --ray auto on the head node, or submit it there: "
+            "ray job submit --address http://HEAD:8265 -- summarize batch ... --ray auto "
+            "(the results file is written on the node that runs it).",
+        )
+    host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise UsageError(
             f"--ray {address!r} is not a Ray address.",
             hint=_ADDRESS_HINT + " (--ray takes the next word as its address: put it last.)",
         )
+
+
+def _reachable(address: str) -> None:
+    """Fail fast for a cluster address nothing answers at: ``ray.init`` itself retries a
+    dead GCS address for minutes (measured: still waiting after 120 s).
+
+    Raises:
+        UsageError: see ``check_address``.
+        ConfigError: ``address`` names a host and port that refuse or ignore a connection
+            for ``CONNECT_TIMEOUT_S``. (``local`` and ``auto`` are Ray's to resolve.)
+    """
+    check_address(address)
+    if address in (LOCAL, "auto"):
+        return
+    host, _, port = address.rpartition(":")
     try:
         socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S).close()
     except OSError as exc:
@@ -175,6 +198,17 @@ def _reachable(address: str) -> None:
             f"Could not reach the Ray cluster at {address}: {exc.strerror or exc}.",
             hint=_ADDRESS_HINT,
         ) from exc
+
+
+def _where(spec: str) -> str:
+    """Where an actor reads input ``spec``: a URL as it is, a file by its absolute path.
+    An actor's working directory is its node's, not the driver's, so ``corpus/a.txt``
+    would not be found (measured: every input failed on a ``ray start`` cluster joined
+    with ``--ray auto`` from another directory). Files must be at that path on every
+    node: a shared file system, or one machine."""
+    from summarizer.sources import looks_like_url
+
+    return spec if looks_like_url(spec) else os.path.abspath(spec)
 
 
 def _quiet_ray_data(ray: Any) -> None:
@@ -255,16 +289,21 @@ class ArticleActor:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
         """One article (a one-row batch), on one of Ray's ``per_actor`` threads."""
-        return {"record": [self._one(str(spec)) for spec in batch["input"]]}
+        rows = zip(batch["input"], batch["where"], strict=True)
+        return {"record": [self._one(str(spec), str(where)) for spec, where in rows]}
 
-    def _one(self, spec: str) -> str:
+    def _one(self, spec: str, where: str) -> str:
+        """The record of input ``spec`` (as the user wrote it: the results file's key),
+        read from ``where`` (its absolute path, or the URL)."""
         ray = ray_module()
         if not ray.get(self._slots.acquire.remote(self._holder)):
             raise RuntimeError("this actor was replaced while waiting for a slot")
         try:
-            return json.dumps(self._worker.process(spec), ensure_ascii=False)
+            record = self._worker.process(where)
         finally:
             self._slots.release.remote(self._holder)
+        record["input"] = spec
+        return json.dumps(record, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -324,7 +363,8 @@ class RayEngine:
             slots=slots,
         )
         items = ray.data.from_items(
-            [{"input": path} for path in paths], override_num_blocks=len(paths)
+            [{"input": path, "where": _where(path)} for path in paths],
+            override_num_blocks=len(paths),
         )
         return items.map_batches(
             ArticleActor,

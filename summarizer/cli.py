@@ -442,9 +442,9 @@ def cache(
             str | None,
             "--ray",
             help="Run the articles on Ray (pip install 'summarizer[ray]'): alone or with "
-            "'local' it starts Ray on this machine; 'auto' or ray://HOST:PORT joins a "
-            "cluster. --concurrency is then the whole cluster's; this machine alone "
-            "writes --out.",
+            "'local' it starts Ray on this machine; 'auto' or HOST:PORT (the head's GCS) "
+            "joins a cluster from one of its nodes. --concurrency is then the whole "
+            "cluster's; this machine alone writes --out.",
             metavar="[ADDRESS]",
         ),
     },

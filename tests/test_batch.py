@@ -324,7 +324,7 @@ def test_processes_with_ray_is_a_usage_error() -> None:
         (["--ray"], "local"),  # last: no address
         (["--ray", "--processes", "2"], "local"),  # before another option: no address
         (["--ray", "auto"], "auto"),
-        (["--ray=ray://head:10001"], "ray://head:10001"),
+        (["--ray=10.0.0.5:6379"], "10.0.0.5:6379"),
     ],
 )
 def test_ray_alone_means_a_local_ray(

@@ -256,7 +256,7 @@ def test_the_embedded_model_runs_one_model_per_actor_an_actor_per_core(
     ("address", "code", "says"),
     [
         ("127.0.0.1:1", 4, "Could not reach the Ray cluster at 127.0.0.1:1: Connection refused"),
-        ("ray://127.0.0.1:1", 4, "Could not reach the Ray cluster at ray://127.0.0.1:1"),
+        ("ray://127.0.0.1:10001", 2, "Ray Data does not run over Ray Client (ray://)"),
         ("corpus/", 2, "--ray 'corpus/' is not a Ray address."),
     ],
 )
