@@ -157,6 +157,14 @@ def running_stub(latency: float = 0.5) -> Iterator[str]:
             process.stdout.close()
 
 
+def served(base_url: str) -> int:
+    """How many completions the stub at ``base_url`` (``running_stub``'s URL) has served."""
+    import urllib.request
+
+    with urllib.request.urlopen(base_url + "/stats", timeout=10) as answer:
+        return int(json.load(answer)["requests"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8001, help="0 picks a free port")

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks.stub_server import running_stub
+from benchmarks.stub_server import running_stub, served
 from summarizer.app import Summarizer
 from summarizer.batch import (
     BatchJob,
@@ -594,11 +593,6 @@ def test_cli_batch_writes_results_and_a_tally(
     again = CliRunner().invoke(app, batch_command(articles, out, stub_url))
     assert "done 0, failed 0, skipped 7" in again.stderr
     assert again.exit_code == 0
-
-
-def served(url: str) -> int:
-    with urllib.request.urlopen(url + "/stats", timeout=10) as answer:
-        return int(json.load(answer)["requests"])
 
 
 @litellm_socket_leak

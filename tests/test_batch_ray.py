@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'summarizer[ray]'")
 
-from benchmarks.stub_server import running_stub  # noqa: E402
+from benchmarks.stub_server import running_stub, served  # noqa: E402
 from summarizer import batch_ray  # noqa: E402
 from summarizer.app import Summarizer  # noqa: E402
 from summarizer.batch import BatchJob, Tally, run_batch  # noqa: E402
@@ -64,11 +63,6 @@ def ray_address(pid_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def stub_url() -> Iterator[str]:
     with running_stub(latency=0.1) as url:
         yield url
-
-
-def served(url: str) -> int:
-    with urllib.request.urlopen(url + "/stats", timeout=10) as answer:
-        return int(json.load(answer)["requests"])
 
 
 def make_articles(folder: Path, count: int) -> Path:

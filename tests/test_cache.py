@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks.stub_server import running_stub
+from benchmarks.stub_server import running_stub, served
 from summarizer import pipeline
 from summarizer.cache import (
     CachingClient,
@@ -285,11 +284,6 @@ litellm_socket_leak = pytest.mark.filterwarnings(
 def stub_url() -> Iterator[str]:
     with running_stub(latency=0.0) as url:
         yield url
-
-
-def served(url: str) -> int:
-    with urllib.request.urlopen(url + "/stats", timeout=10) as answer:
-        return int(json.load(answer)["requests"])
 
 
 @litellm_socket_leak
