@@ -48,7 +48,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import aclosing, asynccontextmanager, contextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import FastAPI, Query, Request, Security
@@ -56,21 +56,19 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPBearer
 
 from summarizer import __version__, backends
-from summarizer.app import Cancelled, PreparedJob, Summarizer
-from summarizer.errors import SummarizerError
-from summarizer.events import ChunkDone, Event
+from summarizer.app import PreparedJob, Summarizer
+from summarizer.events import ChunkDone
 from summarizer.languages import normalize_language
 from summarizer.schema import Summary, Translation
 from summarizer.server_access import KeyRing, Limits, ModelPolicy, Quotas
 from summarizer.server_docs import install_docs, is_public
 from summarizer.server_errors import (
-    body_for,
     install_error_handlers,
-    internal_error,
     request_timeout,
 )
 from summarizer.server_limits import BodyLimit, Guard
 from summarizer.server_openai import chat_model_cards, install_chat_routes
+from summarizer.server_stream import job_items
 from summarizer.server_web import install_web, is_web_path
 from summarizer.server_wire import (
     ERROR_RESPONSES,
@@ -416,13 +414,6 @@ async def _translation_events(
 ) -> AsyncIterator[str]:
     """``start``, a ``chunk`` per accepted chunk, then ``done`` or ``error``; the job is
     cancelled once the stream ends, times out, or its client goes away."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    cancel = threading.Event()
-
-    def emit(event: str, data: Any) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, (event, data))
-
     start = StreamStart(
         source_language=job.source_language,
         target_language=job.target_language,
@@ -430,46 +421,12 @@ async def _translation_events(
         paragraphs=job.paragraphs,
     )
     yield sse("start", start.model_dump())
-    deadline = loop.time() + service.request_timeout
-    loop.run_in_executor(service.executor, _translate, service, (job, caller), emit, cancel)
-    try:
-        while True:
-            try:
-                event, data = await asyncio.wait_for(queue.get(), deadline - loop.time())
-            except asyncio.TimeoutError:
-                _, body = body_for(request_timeout(service.request_timeout))
-                yield sse("error", body.model_dump(mode="json"))
-                return
-            yield sse(event, data)
-            if event in ("done", "error"):
-                return
-    finally:
-        # Finished, timed out, or the client went away: stop before the next model call.
-        cancel.set()
-
-
-def _translate(
-    service: Service,
-    request: tuple[PreparedJob, str | None],
-    emit: Callable[[str, Any], None],
-    cancel: threading.Event,
-) -> None:
-    """Run a translation in a worker, emitting its stream events (all but ``start``)."""
-    job, caller = request
-
-    def on_event(event: Event) -> None:
-        if isinstance(event, ChunkDone) and event.task is Task.TRANSLATE:
-            chunk = StreamChunk(chunk=event.chunk, paragraphs=list(event.paragraphs))
-            emit("chunk", chunk.model_dump())
-
-    try:
-        with service.charging(caller, job) as record:
-            result = service.summarizer.execute(job, on_event=on_event, cancel=cancel)
-            record(result)
-        emit("done", result.model_dump(mode="json"))
-    except Cancelled:
-        pass
-    except SummarizerError as exc:
-        emit("error", body_for(exc)[1].model_dump(mode="json"))
-    except Exception as exc:  # a bug: say so in the stream, as a 500 would
-        emit("error", internal_error(exc).model_dump(mode="json"))
+    async with aclosing(job_items(service, job, caller)) as items:
+        async for item in items:
+            if isinstance(item, ChunkDone):
+                chunk = StreamChunk(chunk=item.chunk, paragraphs=list(item.paragraphs))
+                yield sse("chunk", chunk.model_dump())
+            elif isinstance(item, ErrorBody):
+                yield sse("error", item.model_dump(mode="json"))
+            else:
+                yield sse("done", item.model_dump(mode="json"))

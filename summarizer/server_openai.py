@@ -36,7 +36,6 @@ the stream starts; a failure once it has started is a chunk ``{"error": ChatErro
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -45,7 +44,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -54,13 +53,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from summarizer import render
-from summarizer.app import Cancelled, PreparedJob, Summarizer
-from summarizer.errors import ConfigError, InputError, SummarizerError
-from summarizer.events import ChunkDone, Event
+from summarizer.app import PreparedJob, Summarizer
+from summarizer.errors import ConfigError, InputError
+from summarizer.events import ChunkDone
 from summarizer.languages import normalize_language
 from summarizer.schema import Summary, Translation
 from summarizer.server_access import Quotas
-from summarizer.server_errors import body_for, internal_error, request_timeout
+from summarizer.server_stream import StreamItem, job_items
 from summarizer.server_wire import (
     ERROR_RESPONSES,
     ArticleRequest,
@@ -428,7 +427,6 @@ class _Reply:
 
 # -- the stream -------------------------------------------------------------------------------
 
-_Item = ChunkDone | Summary | Translation | ErrorBody
 DONE = "data: [DONE]\n\n"
 
 
@@ -442,7 +440,7 @@ class _Transcript:
     next_index: int = 0
     waiting: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
-    def lines(self, item: _Item) -> list[str]:
+    def lines(self, item: StreamItem) -> list[str]:
         if isinstance(item, ChunkDone):
             return self._chunk(item)
         if isinstance(item, ErrorBody):
@@ -485,57 +483,12 @@ async def _chat_stream(
 ) -> AsyncIterator[str]:
     """The role, then the job's chunks and answer (or error), then ``[DONE]``; the job is
     cancelled once the stream ends, times out, or its client goes away."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[_Item] = asyncio.Queue()
-    cancel = threading.Event()
-
-    def put(item: _Item) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, item)
-
     yield reply.chunk([ChunkChoice(delta=ChatDelta(role="assistant", content=""))])
-    deadline = loop.time() + service.request_timeout
-    loop.run_in_executor(service.executor, _work, service, (job, caller), put, cancel)
     transcript = _Transcript(reply)
-    try:
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), deadline - loop.time())
-            except asyncio.TimeoutError:
-                item = body_for(request_timeout(service.request_timeout))[1]
+    async with aclosing(job_items(service, job, caller)) as items:
+        async for item in items:
             for line in transcript.lines(item):
                 yield line
-            if not isinstance(item, ChunkDone):
-                return
-    finally:
-        # Finished, timed out, or the client went away: stop before the next model call.
-        cancel.set()
-
-
-def _work(
-    service: ChatService,
-    request: tuple[PreparedJob, str | None],
-    put: Callable[[_Item], None],
-    cancel: threading.Event,
-) -> None:
-    """Run a job in a worker, putting its translated chunks, then its answer or error."""
-    job, caller = request
-
-    def on_event(event: Event) -> None:
-        if isinstance(event, ChunkDone) and event.task is Task.TRANSLATE:
-            put(event)
-
-    try:
-        with service.charging(caller, job) as record:
-            result = service.summarizer.execute(job, on_event=on_event, cancel=cancel)
-            record(result)
-        put(result)
-    except Cancelled:
-        pass
-    except SummarizerError as exc:
-        put(body_for(exc)[1])
-    except Exception as exc:  # a bug: say so in the stream, as a 500 would
-        log.exception("chat stream failed")
-        put(internal_error(exc))
 
 
 # -- routes and listing -----------------------------------------------------------------------

@@ -449,6 +449,43 @@ def test_request_timeout_is_504_and_the_worker_stops(stream: bool, seed_article:
     assert len(fake.requests) <= 1
 
 
+class EnteringLLM(BlockingLLM):
+    """A ``BlockingLLM`` that says when a call has reached it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        self.entered.set()
+        return super().complete(request)
+
+
+@pytest.mark.parametrize("path", ["/v1/translations?stream=true", "/v1/chat/completions"])
+def test_a_stream_whose_client_goes_away_stops_its_job(path: str, seed_article: str) -> None:
+    """The job is cancelled when its client closes the connection mid-stream: the call in
+    flight finishes, and the repair call its bad answer asks for is never made
+    (``server_stream.job_items``, closed with the response)."""
+    fake = EnteringLLM()
+    fake.enqueue("not json, so the pipeline would ask again")
+    app = serve(fake, timeout=60)
+    body: dict[str, Any] = {"text": seed_article}
+    if "chat" in path:
+        body = {"model": "translator-en", "stream": True}
+        body["messages"] = [{"role": "user", "content": seed_article}]
+    with running(app) as url, httpx.Client(timeout=30) as client:
+        with client.stream("POST", f"{url}{path}", json=body) as response:
+            assert response.status_code == 200
+            # Kept: a discarded line iterator closes the response with it.
+            lines = response.iter_lines()
+            next(lines)  # the stream's opening event
+            assert fake.entered.wait(30), "the job never reached the model"
+        threading.Event().wait(2.0)  # the server notices the closed connection
+        fake.release.set()
+        app.state.service.executor.shutdown(wait=True)
+    assert len(fake.requests) == 1
+
+
 # -- many at once -----------------------------------------------------------------------------
 
 
