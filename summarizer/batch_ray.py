@@ -278,7 +278,7 @@ class ArticleActor:
         # The response cache, when the settings keep one, is this node's own file (its
         # ``cache_path()``): SQLite is not for sharing over a network file system.
         summarizer = Summarizer(plan.settings, concurrency=1)
-        summarizer.check()  # the client is built now, not by the first batch's threads
+        summarizer.check()  # the client is built now, not by the first articles' threads
         self._worker = plan.make_worker(summarizer)
         self._slots = ray.get_actor(plan.slots, namespace=NAMESPACE)
         actor = ray.get_runtime_context().get_actor_id()
@@ -308,8 +308,8 @@ class ArticleActor:
 
 @dataclass(frozen=True)
 class RayEngine:
-    """``batch_engine.Engine``'s contract on Ray: ``run(paths)`` yields records in groups
-    as batches complete, the first group empty once the run has started."""
+    """``batch_engine.Engine``'s contract on Ray: ``run(paths)`` yields records as their
+    articles complete (a group each), the first group empty once the run has started."""
 
     make_worker: MakeWorker
     settings: Settings
