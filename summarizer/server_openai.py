@@ -43,8 +43,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Executor
-from contextlib import AbstractContextManager, aclosing
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -53,13 +52,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from summarizer import render
-from summarizer.app import PreparedJob, Summarizer
+from summarizer.app import PreparedJob
 from summarizer.errors import ConfigError, InputError
 from summarizer.events import ChunkDone
 from summarizer.languages import normalize_language
 from summarizer.schema import Summary, Translation
 from summarizer.server_access import Quotas
-from summarizer.server_stream import StreamItem, job_items
+from summarizer.server_stream import JobRunner, StreamItem, job_items
 from summarizer.server_wire import (
     ERROR_RESPONSES,
     ArticleRequest,
@@ -88,16 +87,10 @@ _SCHEME_HINT = (
 )
 
 
-class ChatService(Protocol):
+class ChatService(JobRunner, Protocol):
     """What the chat endpoint uses of ``server.Service`` (which this module cannot import:
-    ``server`` imports this module)."""
+    ``server`` imports this module): a stream's ``JobRunner``, and more."""
 
-    @property
-    def summarizer(self) -> Summarizer: ...
-    @property
-    def request_timeout(self) -> float: ...
-    @property
-    def executor(self) -> Executor: ...
     @property
     def quotas(self) -> Quotas | None: ...
 
@@ -108,10 +101,6 @@ class ChatService(Protocol):
     def validate(self, task: Task, body: ArticleRequest) -> PreparedJob: ...
 
     async def run(self, work: Callable[[], T], cancel: threading.Event) -> T: ...
-
-    def charging(
-        self, caller: str | None, job: PreparedJob
-    ) -> AbstractContextManager[Callable[[Summary | Translation], None]]: ...
 
 
 # -- wire format ------------------------------------------------------------------------------
